@@ -1,0 +1,147 @@
+"""The JumpReLU activation: J(x) = x if x > jump else 0.
+
+Erichson, Yao and Mahoney, "JumpReLU: A Retrofit Defense Strategy for Adversarial Attacks",
+ICPRAM 2020 (arXiv 1904.03750).
+
+The forward pass is always the same; how gradients flow through the jump is pluggable
+(``GRADIENTS``): ``"exact"`` is the almost-everywhere derivative 1[x > jump] the paper's
+white-box attacks see, ``"relu"`` is the straight-through (BPDA) derivative 1[x > 0] of the
+ReLU the jump replaced, which adaptive attacks use.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from .errors import ConfigError
+
+__all__ = ["GRADIENTS", "JumpReLU", "check_jump", "jump_relu"]
+
+
+def check_jump(jump: float) -> float:
+    """Validate a jump size.
+
+    Args:
+        jump: the threshold kappa.
+
+    Returns:
+        The jump as a float.
+
+    Raises:
+        ConfigError: when the jump is negative, NaN or infinite.
+    """
+    value = float(jump)
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"jump must be a finite number >= 0, got {jump!r}")
+    return value
+
+
+def _forward(x: torch.Tensor, jump: torch.Tensor) -> torch.Tensor:
+    return torch.where(x > jump, x, torch.zeros((), dtype=x.dtype, device=x.device))
+
+
+class _StraightThrough(torch.autograd.Function):
+    """Forward: JumpReLU. Backward: the ReLU derivative 1[x > 0] (BPDA)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, jump: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        return _forward(x, jump)
+
+    @staticmethod
+    def backward(ctx: Any, *grads: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (x,) = ctx.saved_tensors
+        return grads[0] * (x > 0).to(grads[0].dtype), None
+
+
+def _exact(x: torch.Tensor, jump: torch.Tensor) -> torch.Tensor:
+    return _forward(x, jump)
+
+
+def _relu_straight_through(x: torch.Tensor, jump: torch.Tensor) -> torch.Tensor:
+    out: torch.Tensor = _StraightThrough.apply(x, jump)  # type: ignore[no-untyped-call]
+    return out
+
+
+GradientFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+#: Gradient variants by name; each computes the JumpReLU forward pass exactly.
+GRADIENTS: dict[str, GradientFn] = {
+    "exact": _exact,
+    "relu": _relu_straight_through,
+}
+
+
+def _gradient_fn(name: str) -> GradientFn:
+    try:
+        return GRADIENTS[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown gradient {name!r}; known: {', '.join(sorted(GRADIENTS))}"
+        ) from None
+
+
+def jump_relu(
+    x: torch.Tensor, jump: float | torch.Tensor = 0.0, *, gradient: str = "exact"
+) -> torch.Tensor:
+    """Apply JumpReLU out of place.
+
+    Args:
+        x: input tensor (never modified).
+        jump: threshold kappa >= 0; a tensor must broadcast against ``x``.
+        gradient: name in ``GRADIENTS`` deciding the backward pass.
+
+    Returns:
+        A new tensor equal to ``x`` where ``x > jump`` and 0 elsewhere.
+    """
+    if not isinstance(jump, torch.Tensor):
+        jump = torch.tensor(check_jump(jump), dtype=x.dtype, device=x.device)
+    return _gradient_fn(gradient)(x, jump)
+
+
+class JumpReLU(nn.Module):
+    """JumpReLU module, a drop-in replacement for ``nn.ReLU``.
+
+    Args:
+        jump: threshold kappa >= 0, stored as a buffer (saved in the state_dict).
+        eval_only: apply the jump only in eval mode and act as a plain ReLU in training mode,
+            as the paper's code did. By default the jump applies in both modes.
+        gradient: name in ``GRADIENTS``: ``"exact"`` (1[x > jump], default) or ``"relu"``
+            (straight-through, for BPDA attacks).
+    """
+
+    jump: torch.Tensor
+
+    def __init__(self, jump: float = 0.0, *, eval_only: bool = False, gradient: str = "exact"):
+        super().__init__()
+        self.register_buffer("jump", torch.tensor(check_jump(jump)))
+        self.eval_only = eval_only
+        _gradient_fn(gradient)
+        self.gradient = gradient
+
+    def set_jump(self, jump: float) -> None:
+        """Change the threshold in place.
+
+        Args:
+            jump: new threshold kappa >= 0.
+        """
+        self.jump.fill_(check_jump(jump))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the activation (out of place)."""
+        if self.eval_only and self.training:
+            return torch.relu(x)
+        return _gradient_fn(self.gradient)(x, self.jump.to(x.dtype))
+
+    def extra_repr(self) -> str:
+        extra = f"jump={float(self.jump):g}"
+        if self.eval_only:
+            extra += ", eval_only=True"
+        if self.gradient != "exact":
+            extra += f", gradient={self.gradient!r}"
+        return extra

@@ -1,0 +1,94 @@
+"""JumpReLU activation: definition, out-of-place, buffer, modes and gradients."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jumprelu.activation import JumpReLU, jump_relu
+from jumprelu.errors import ConfigError
+
+floats = st.floats(-10, 10, allow_nan=False, width=32)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(floats, min_size=1, max_size=50), st.floats(0, 5, allow_nan=False, width=32))
+def test_definition_and_out_of_place(values: list[float], jump: float) -> None:
+    x = torch.tensor(values)
+    before = x.clone()
+    out = jump_relu(x, jump)
+    expected = torch.tensor([v if v > jump else 0.0 for v in x.tolist()])
+    assert torch.equal(out, expected)
+    assert torch.equal(x, before)  # never writes into its input
+    assert out.data_ptr() != x.data_ptr()
+
+
+def test_jump_zero_is_relu() -> None:
+    x = torch.randn(1000)
+    assert torch.equal(jump_relu(x, 0.0), torch.relu(x))
+
+
+def test_jump_is_a_buffer_saved_in_state_dict() -> None:
+    m = JumpReLU(0.7)
+    assert "jump" in m.state_dict() and float(m.state_dict()["jump"]) == pytest.approx(0.7)
+    other = JumpReLU(0.0)
+    other.load_state_dict(m.state_dict())
+    assert float(other.jump) == pytest.approx(0.7)
+    assert not list(m.parameters())
+
+
+def test_modes_default_both_and_eval_only() -> None:
+    x = torch.tensor([-1.0, 0.2, 0.6, 2.0])
+    both, paper = JumpReLU(0.5), JumpReLU(0.5, eval_only=True)
+    for mode in (True, False):
+        both.train(mode)
+        assert torch.equal(both(x), torch.tensor([0.0, 0.0, 0.6, 2.0]))
+    paper.train()
+    assert torch.equal(paper(x), torch.relu(x))
+    paper.eval()
+    assert torch.equal(paper(x), torch.tensor([0.0, 0.0, 0.6, 2.0]))
+
+
+def test_exact_gradient_is_indicator_above_jump() -> None:
+    x = torch.tensor([-1.0, 0.2, 0.6, 2.0], requires_grad=True)
+    JumpReLU(0.5)(x).sum().backward()
+    assert x.grad is not None
+    assert torch.equal(x.grad, torch.tensor([0.0, 0.0, 1.0, 1.0]))
+
+
+def test_relu_straight_through_gradient_keeps_forward() -> None:
+    x = torch.tensor([-1.0, 0.2, 0.6, 2.0], requires_grad=True)
+    m = JumpReLU(0.5, gradient="relu")
+    out = m(x)
+    assert torch.equal(out.detach(), torch.tensor([0.0, 0.0, 0.6, 2.0]))
+    out.sum().backward()
+    assert x.grad is not None
+    assert torch.equal(x.grad, torch.tensor([0.0, 1.0, 1.0, 1.0]))
+
+
+@pytest.mark.parametrize("bad", [-0.1, math.nan, math.inf, -math.inf])
+def test_bad_jump_is_refused(bad: float) -> None:
+    with pytest.raises(ConfigError, match="jump"):
+        JumpReLU(bad)
+    with pytest.raises(ConfigError, match="jump"):
+        jump_relu(torch.zeros(2), bad)
+    m = JumpReLU(1.0)
+    with pytest.raises(ConfigError):
+        m.set_jump(bad)
+    assert float(m.jump) == 1.0
+
+
+def test_unknown_gradient_is_refused() -> None:
+    with pytest.raises(ConfigError, match="unknown gradient"):
+        JumpReLU(0.1, gradient="magic")
+
+
+def test_dtype_and_device_follow_input() -> None:
+    x = torch.randn(10, dtype=torch.float64)
+    out = JumpReLU(0.3).double()(x)
+    assert out.dtype == torch.float64
+    assert torch.equal(out, torch.where(x > 0.3, x, torch.zeros_like(x)))
