@@ -1,0 +1,39 @@
+"""jumprelu: retrofit trained PyTorch networks with JumpReLU, J(x) = x if x > jump else 0.
+
+Erichson, Yao and Mahoney, "JumpReLU: A Retrofit Defense Strategy for Adversarial Attacks",
+ICPRAM 2020 (arXiv 1904.03750).
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .activation import JumpReLU, jump_relu
+from .checkpoints import CheckpointMeta, load_checkpoint, save_checkpoint
+from .data import DATASETS, DatasetInfo, Split, load_split
+from .errors import JumpReLUError
+from .evaluate import clean_accuracy_sweep, predict
+from .models import ARCHS, build_model
+from .retrofit import jump_sites, retrofit, retrofit_with_report, set_jump
+
+__all__ = [
+    "ARCHS",
+    "DATASETS",
+    "CheckpointMeta",
+    "DatasetInfo",
+    "JumpReLU",
+    "JumpReLUError",
+    "Split",
+    "__version__",
+    "build_model",
+    "clean_accuracy_sweep",
+    "jump_relu",
+    "jump_sites",
+    "load_checkpoint",
+    "load_split",
+    "predict",
+    "retrofit",
+    "retrofit_with_report",
+    "save_checkpoint",
+    "set_jump",
+]

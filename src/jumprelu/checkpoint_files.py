@@ -1,0 +1,282 @@
+"""Checkpoint files: read weights and metadata without ever unpickling arbitrary objects.
+
+Read: plain state_dicts (``.pt``/``.pth``/``.pkl``, zip or legacy ``torch.save``), those of
+``nn.DataParallel`` models (a leading ``module.`` is stripped), tensors saved on CUDA,
+``.safetensors`` files, and the project's own format. Every torch file is read with
+``torch.load(..., weights_only=True)``.
+
+The project's format is ``{"format": "jumprelu.checkpoint", "version": 1, "meta": {...},
+"state_dict": {...}}`` holding the bare network's weights on the CPU; with a ``.safetensors``
+suffix the same metadata goes into the safetensors header as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import pickle
+import re
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import safe_open
+
+from .devices import resolve_device
+from .errors import CheckpointError
+
+__all__ = ["FORMAT", "VERSION", "CheckpointMeta", "read_state_dict"]
+
+log = logging.getLogger(__name__)
+
+#: Value of the ``format`` field of the project's checkpoints.
+FORMAT = "jumprelu.checkpoint"
+#: The format version this library writes and reads.
+VERSION = 1
+_STATE_KEYS = ("state_dict", "model_state_dict", "model", "net")
+
+
+@dataclass
+class CheckpointMeta:
+    """What a checkpoint holds and how it was made.
+
+    Attributes:
+        arch: registry name of the architecture.
+        dataset: dataset it was trained on, if known.
+        arch_kwargs: architecture options passed to the builder.
+        num_classes: number of logits.
+        mean: per-channel normalisation means, if known.
+        std: per-channel normalisation standard deviations, if known.
+        training: how it was trained (recipe, epochs, seed, validation accuracy, ...).
+        source: ``"jumprelu"`` for the project's files, ``"state_dict"`` for foreign ones.
+    """
+
+    arch: str
+    dataset: str | None = None
+    arch_kwargs: dict[str, Any] = field(default_factory=dict)
+    num_classes: int = 10
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    training: dict[str, Any] = field(default_factory=dict)
+    source: str = "jumprelu"
+
+    def __post_init__(self) -> None:
+        self.arch_kwargs = dict(self.arch_kwargs)
+        self.training = dict(self.training)
+        if self.mean is not None:
+            self.mean = tuple(float(v) for v in self.mean)
+        if self.std is not None:
+            self.std = tuple(float(v) for v in self.std)
+
+
+def _names(items: Sequence[str], limit: int = 8) -> str:
+    shown = ", ".join(items[:limit])
+    return f"{shown} and {len(items) - limit} more" if len(items) > limit else shown
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc)
+    if "WeightsUnpickler error:" in text:
+        text = text.split("WeightsUnpickler error:", 1)[1]
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    name = type(exc).__name__
+    reason = lines[0] if lines else name
+    if not isinstance(exc, pickle.UnpicklingError) and lines:
+        reason = f"{name}: {reason}"
+    return reason if len(reason) <= 120 else reason[:117] + "..."
+
+
+def _missing_torch_global(name: str) -> bool:
+    """True for a ``torch.*`` name that does not exist (a truncated file, not a real object)."""
+    if not name.startswith("torch."):
+        return False
+    parts = name.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        obj: Any = sys.modules.get(".".join(parts[:i]))
+        if obj is not None:
+            for attr in parts[i:]:
+                obj = getattr(obj, attr, None)
+            return obj is None
+    return False
+
+
+def _is_safetensors(path: Path) -> bool:
+    if path.suffix == ".safetensors":
+        return True
+    with path.open("rb") as fh:
+        head = fh.read(9)
+    if len(head) < 9 or head[8:9] != b"{":
+        return False
+    return 8 + int.from_bytes(head[:8], "little") <= path.stat().st_size
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+#: Each metadata field: (check, what it must be).
+_META_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "arch": (lambda v: isinstance(v, str) and bool(v), "a non-empty string"),
+    "dataset": (lambda v: v is None or isinstance(v, str), "a string or null"),
+    "arch_kwargs": (lambda v: isinstance(v, dict) and all(map(_is_str, v)), "a dict"),
+    "num_classes": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an int"),
+    "mean": (lambda v: v is None or _is_numbers(v), "a list of numbers or null"),
+    "std": (lambda v: v is None or _is_numbers(v), "a list of numbers or null"),
+    "training": (lambda v: isinstance(v, dict) and all(map(_is_str, v)), "a dict"),
+    "source": (lambda v: isinstance(v, str), "a string"),
+}
+
+
+def _is_str(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def _is_numbers(v: Any) -> bool:
+    return isinstance(v, (list, tuple)) and all(map(_is_number, v))
+
+
+def _meta_from_dict(data: Any, path: Path) -> CheckpointMeta:
+    """Validate and convert a plain metadata dict (see ``CheckpointMeta``)."""
+    if not isinstance(data, dict) or "arch" not in data:
+        raise CheckpointError(f"malformed metadata in {path}: expected a dict with an 'arch'")
+    if unknown := sorted(set(data) - set(_META_CHECKS)):
+        log.warning("ignoring unknown metadata fields in %s: %s", path, ", ".join(unknown))
+    values = {k: v for k, v in data.items() if k in _META_CHECKS}
+    for name, value in values.items():
+        check, want = _META_CHECKS[name]
+        if not check(value):
+            raise CheckpointError(f"malformed metadata in {path}: {name!r} must be {want}")
+    return CheckpointMeta(**values)
+
+
+def _plain(value: Any, where: str) -> Any:
+    """Convert metadata to JSON-like values (dict, list, str, int, float, bool, None)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise CheckpointError(f"cannot save metadata {where}: key {k!r} is not a string")
+            out[k] = _plain(v, f"{where}.{k}")
+        return out
+    raise CheckpointError(
+        f"cannot save metadata {where}: a {type(value).__name__} is not a plain JSON value"
+    )
+
+
+def _tensor_dict(obj: Any, path: Path) -> dict[str, torch.Tensor]:
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f"{path} holds a {type(obj).__name__}, not a state_dict")
+    for key, value in obj.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise CheckpointError(
+                f"{path} is not a state_dict: entry {key!r} holds a {type(value).__name__}"
+            )
+    if not obj:
+        raise CheckpointError(f"{path} holds an empty state_dict")
+    return dict(obj)
+
+
+def _strip_module(state: Mapping[str, torch.Tensor], path: Path) -> dict[str, torch.Tensor]:
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        new = key.removeprefix("module.")
+        if new in out:
+            raise CheckpointError(f"{path} holds {new!r} twice (with and without 'module.')")
+        out[new] = value
+    return out
+
+
+def _unpack(obj: Any, path: Path) -> tuple[dict[str, torch.Tensor], CheckpointMeta | None]:
+    if isinstance(obj, Mapping) and obj.get("format") == FORMAT:
+        version = obj.get("version")
+        if version != VERSION:
+            raise CheckpointError(
+                f"{path} is jumprelu checkpoint version {version!r}; this library reads "
+                f"version {VERSION}"
+            )
+        return _tensor_dict(obj.get("state_dict"), path), _meta_from_dict(obj.get("meta"), path)
+    if isinstance(obj, Mapping) and not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        for key in _STATE_KEYS:
+            if isinstance(obj.get(key), Mapping):
+                log.info("reading the state_dict stored under %r in %s", key, path)
+                return _tensor_dict(obj[key], path), None
+    return _tensor_dict(obj, path), None
+
+
+def _read_safetensors(
+    path: Path, device: torch.device
+) -> tuple[dict[str, torch.Tensor], CheckpointMeta | None]:
+    try:
+        with safe_open(str(path), framework="pt", device=str(device)) as fh:
+            header = fh.metadata() or {}
+            state = {key: fh.get_tensor(key) for key in fh.keys()}  # noqa: SIM118
+    except Exception as exc:
+        raise CheckpointError(f"cannot read safetensors file {path}: {_reason(exc)}") from exc
+    if header.get("format") != FORMAT:
+        return _tensor_dict(state, path), None
+    if header.get("version") != str(VERSION):
+        raise CheckpointError(
+            f"{path} is jumprelu checkpoint version {header.get('version')!r}; this library "
+            f"reads version {VERSION}"
+        )
+    try:
+        meta_dict = json.loads(header.get("meta", ""))
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"malformed metadata in {path}: not valid JSON") from exc
+    return _tensor_dict(state, path), _meta_from_dict(meta_dict, path)
+
+
+def _torch_load(path: Path, device: torch.device) -> Any:
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        if found and not _missing_torch_global(found.group(1)):
+            raise CheckpointError(
+                f"refusing {path}: it pickles the Python object {found.group(1)}, which "
+                "torch.load(weights_only=True) will not load; save a plain state_dict instead"
+            ) from exc
+        reason = f"unknown name {found.group(1)}" if found else _reason(exc)
+        raise CheckpointError(
+            f"cannot read {path}: corrupt, truncated or not a PyTorch checkpoint ({reason})"
+        ) from exc
+
+
+def read_state_dict(
+    path: str | Path, *, device: str | torch.device = "cpu"
+) -> tuple[dict[str, torch.Tensor], CheckpointMeta | None]:
+    """Read the weights (and the project's metadata, if any) of a checkpoint file.
+
+    Args:
+        path: a torch file (zip or legacy) or a ``.safetensors`` file.
+        device: where to put the tensors.
+
+    Returns:
+        ``(state_dict, meta)``: keys as saved minus a DataParallel ``module.`` prefix (a
+        NormalizedModel's keys keep ``net.``/``normalize.``); ``meta`` is None for foreign files.
+
+    Raises:
+        CheckpointError: missing, unreadable, corrupt, refused by ``weights_only``, not a
+            state_dict, or an unknown format version.
+        ConfigError: an invalid device.
+    """
+    p = Path(path)
+    dev = resolve_device(device)
+    if not p.is_file():
+        raise CheckpointError(f"checkpoint not found: {p}")
+    try:
+        is_st = _is_safetensors(p)
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {p}: {exc.strerror or exc}") from exc
+    state, meta = _read_safetensors(p, dev) if is_st else _unpack(_torch_load(p, dev), p)
+    return _strip_module(state, p), meta
