@@ -1,0 +1,145 @@
+"""The command line: subcommands, output, and one-line errors with a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from jumprelu.cli import main
+from jumprelu.models import build_net
+
+
+def test_help_lists_subcommands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "demo" in out and "accuracy" in out
+
+
+def test_python_dash_m_entry_point() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "jumprelu", "--version"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0 and proc.stdout.startswith("jumprelu ")
+
+
+def test_demo_prints_accuracy_per_jump(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--jumps", "0,1"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.strip().startswith(("0 ", "1 "))]
+    assert [r[0] for r in rows] == ["0", "1"]
+    assert float(rows[0][1].rstrip("%")) > 97
+
+
+def test_accuracy_json_on_a_saved_state_dict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    torch.manual_seed(0)
+    path = tmp_path / "net.pt"
+    torch.save(build_net("digitsnet").state_dict(), path)
+    code = main(
+        [
+            "accuracy",
+            "--arch",
+            "digitsnet",
+            "--checkpoint",
+            str(path),
+            "--dataset",
+            "digits",
+            "--jumps",
+            "0,0.5",
+            "--n",
+            "40",
+            "--json",
+        ]
+    )
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [r["jump"] for r in result["rows"]] == [0.0, 0.5]
+    assert all(r["n"] == 40 for r in result["rows"])
+
+
+def bad_cases(tmp: Path) -> dict[str, tuple[list[str], str]]:
+    lenet = tmp / "lenet.pt"
+    torch.save(build_net("lenet").state_dict(), lenet)
+    corrupt = tmp / "corrupt.pt"
+    corrupt.write_bytes(b"not a checkpoint at all")
+    empty = tmp / "empty_data"
+    empty.mkdir()
+    base = ["accuracy", "--dataset", "digits"]
+    return {
+        "missing file": (
+            [*base, "--arch", "digitsnet", "--checkpoint", str(tmp / "no.pt")],
+            "not found",
+        ),
+        "corrupt file": ([*base, "--arch", "digitsnet", "--checkpoint", str(corrupt)], "corrupt"),
+        "other arch": (
+            [*base, "--arch", "digitsnet", "--checkpoint", str(lenet)],
+            "does not fit arch 'digitsnet'",
+        ),
+        "negative jump": (
+            [*base, "--arch", "lenet", "--checkpoint", str(lenet), "--jumps", "-1"],
+            "jump",
+        ),
+        "nan jump": (
+            [*base, "--arch", "lenet", "--checkpoint", str(lenet), "--jumps", "nan"],
+            "jump",
+        ),
+        "arch for other data": ([*base, "--arch", "lenet", "--checkpoint", str(lenet)], "lenet"),
+        "data dir without files": (
+            [
+                "accuracy",
+                "--dataset",
+                "mnist",
+                "--data-dir",
+                str(empty),
+                "--arch",
+                "lenet",
+                "--checkpoint",
+                str(lenet),
+            ],
+            "mnist",
+        ),
+        "unknown dataset": (
+            ["accuracy", "--dataset", "imagenet", "--arch", "lenet", "--checkpoint", str(lenet)],
+            "unknown dataset",
+        ),
+        "cuda absent": (
+            [*base, "--arch", "lenet", "--checkpoint", str(lenet), "--device", "cuda"],
+            "cuda",
+        ),
+    }
+
+
+BAD = [
+    "missing file",
+    "corrupt file",
+    "other arch",
+    "negative jump",
+    "nan jump",
+    "arch for other data",
+    "data dir without files",
+    "unknown dataset",
+    "cuda absent",
+]
+
+
+@pytest.mark.parametrize("name", BAD)
+def test_bad_input_one_line_error(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if name == "cuda absent" and torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    argv, needle = bad_cases(tmp_path)[name]
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("jumprelu: error:") and "\n" not in err
+    assert needle.lower() in err.lower()
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written
