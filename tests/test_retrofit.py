@@ -255,3 +255,21 @@ def test_options_reach_every_site() -> None:
     assert all(m.gradient == "exact" for m in jump_sites(jm).values())
     with pytest.raises(ConfigError, match="unknown gradient"):
         retrofit(Nested(), 0.1, gradient="bogus")
+
+
+@pytest.mark.parametrize(
+    "arch", ["lenet", "alexlike", "resnet20", "wrn", "mobilenetv2", "digitsnet"]
+)
+def test_registered_architectures_retrofit_bitwise(arch: str) -> None:
+    from jumprelu.models import ARCHS, NormalizedModel, build_model
+
+    spec = ARCHS[arch]
+    torch.manual_seed(0)
+    c = spec.input_shape[0]
+    model = build_model(arch, mean=(0.5,) * c, std=(0.25,) * c).eval()
+    x = torch.rand(2, *spec.input_shape)
+    jm, report = retrofit_with_report(model, 0.0)
+    assert type(jm) is NormalizedModel and type(jm.net) is type(model.net)  # classes kept
+    relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
+    assert len(report.sites) == len(relus) > 0
+    assert torch.equal(jm(x), model(x))
