@@ -14,10 +14,10 @@ from typing import Any
 from torch import nn
 
 from ..errors import ConfigError
-from .mobilenet import MobileNetV2, mobilenetv2
+from .mobilenet import MobileNetV2
 from .normalize import Normalize, NormalizedModel, check_mean_std
-from .resnet import CifarResNet, WideResNet, resnet20, wrn
-from .small import AlexLike, DigitsNet, LeNet, alexlike, digitsnet, lenet
+from .resnet import CifarResNet, WideResNet
+from .small import AlexLike, DigitsNet, LeNet
 
 __all__ = [
     "ARCHS",
@@ -30,17 +30,11 @@ __all__ = [
     "Normalize",
     "NormalizedModel",
     "WideResNet",
-    "alexlike",
     "build_model",
     "build_net",
     "check_arch_fits",
     "check_mean_std",
-    "digitsnet",
     "get_arch",
-    "lenet",
-    "mobilenetv2",
-    "resnet20",
-    "wrn",
 ]
 
 
@@ -64,12 +58,12 @@ class ArchSpec:
 ARCHS: dict[str, ArchSpec] = {
     spec.name: spec
     for spec in (
-        ArchSpec("lenet", lenet, (1, 28, 28), ("mnist",)),
-        ArchSpec("alexlike", alexlike, (3, 32, 32), ("cifar10",)),
-        ArchSpec("resnet20", resnet20, (3, 32, 32), ("cifar10",)),
-        ArchSpec("wrn", wrn, (3, 32, 32), ("cifar10",)),
-        ArchSpec("mobilenetv2", mobilenetv2, (3, 32, 32), ("cifar10",)),
-        ArchSpec("digitsnet", digitsnet, (1, 8, 8), ("digits",)),
+        ArchSpec("lenet", LeNet, (1, 28, 28), ("mnist",)),
+        ArchSpec("alexlike", AlexLike, (3, 32, 32), ("cifar10",)),
+        ArchSpec("resnet20", CifarResNet, (3, 32, 32), ("cifar10",)),
+        ArchSpec("wrn", WideResNet, (3, 32, 32), ("cifar10",)),
+        ArchSpec("mobilenetv2", MobileNetV2, (3, 32, 32), ("cifar10",)),
+        ArchSpec("digitsnet", DigitsNet, (1, 8, 8), ("digits",)),
     )
 }
 

@@ -18,7 +18,7 @@ from torch import nn
 from ..errors import ConfigError
 from .small import check_common_args, check_dropout
 
-__all__ = ["InvertedResidual", "MobileNetV2", "mobilenetv2"]
+__all__ = ["InvertedResidual", "MobileNetV2"]
 
 # (expansion t, output channels c, repeats n, first stride s); strides adapted to 32x32.
 _CIFAR_SETTINGS: tuple[tuple[int, int, int, int], ...] = (
@@ -136,25 +136,3 @@ class MobileNetV2(nn.Module):
         x = self.dropout(self.flatten(self.avgpool(x)))
         out: torch.Tensor = self.classifier(x)
         return out
-
-
-def mobilenetv2(
-    num_classes: int = 10,
-    in_channels: int = 3,
-    width_mult: float = 1.0,
-    dropout: float = 0.0,
-) -> MobileNetV2:
-    """Build the CIFAR MobileNetV2 (3x32x32 inputs, ``nn.ReLU`` activations).
-
-    Args:
-        num_classes: number of logits.
-        in_channels: input channels.
-        width_mult: channel multiplier.
-        dropout: dropout probability before the classifier.
-
-    Returns:
-        A freshly initialised ``MobileNetV2``.
-    """
-    return MobileNetV2(
-        num_classes=num_classes, in_channels=in_channels, width_mult=width_mult, dropout=dropout
-    )

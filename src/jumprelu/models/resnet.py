@@ -11,7 +11,7 @@ from torch import nn
 from ..errors import ConfigError
 from .small import check_common_args, check_dropout
 
-__all__ = ["BasicBlock", "CifarResNet", "WideBasicBlock", "WideResNet", "resnet20", "wrn"]
+__all__ = ["BasicBlock", "CifarResNet", "WideBasicBlock", "WideResNet"]
 
 
 def _init_weights(model: nn.Module) -> None:
@@ -181,44 +181,3 @@ class WideResNet(nn.Module):
         x = self.relu(self.bn(x))
         out: torch.Tensor = self.fc(self.flatten(self.avgpool(x)))
         return out
-
-
-def resnet20(num_classes: int = 10, in_channels: int = 3) -> CifarResNet:
-    """Build CIFAR ResNet-20 (about 0.27M parameters, 3x32x32 inputs).
-
-    Args:
-        num_classes: number of logits.
-        in_channels: input channels.
-
-    Returns:
-        A freshly initialised ``CifarResNet`` of depth 20.
-    """
-    return CifarResNet(depth=20, num_classes=num_classes, in_channels=in_channels)
-
-
-def wrn(
-    num_classes: int = 10,
-    in_channels: int = 3,
-    depth: int = 16,
-    widen_factor: int = 4,
-    dropout: float = 0.0,
-) -> WideResNet:
-    """Build a pre-activation WideResNet (WRN-16-4 by default, 3x32x32 inputs).
-
-    Args:
-        num_classes: number of logits.
-        in_channels: input channels.
-        depth: total depth, ``6n + 4``.
-        widen_factor: channel multiplier.
-        dropout: dropout probability inside each block.
-
-    Returns:
-        A freshly initialised ``WideResNet``.
-    """
-    return WideResNet(
-        depth=depth,
-        widen_factor=widen_factor,
-        dropout=dropout,
-        num_classes=num_classes,
-        in_channels=in_channels,
-    )

@@ -10,7 +10,7 @@ from torch import nn
 
 from ..errors import ConfigError
 
-__all__ = ["AlexLike", "DigitsNet", "LeNet", "alexlike", "digitsnet", "lenet"]
+__all__ = ["AlexLike", "DigitsNet", "LeNet"]
 
 
 def check_common_args(num_classes: int, in_channels: int) -> None:
@@ -157,43 +157,3 @@ class DigitsNet(nn.Module):
         x = self.act3(self.fc1(x))
         out: torch.Tensor = self.fc2(x)
         return out
-
-
-def lenet(num_classes: int = 10, in_channels: int = 1) -> LeNet:
-    """Build the paper's MNIST LeNet (1x28x28 inputs).
-
-    Args:
-        num_classes: number of logits.
-        in_channels: input channels.
-
-    Returns:
-        A freshly initialised ``LeNet``.
-    """
-    return LeNet(num_classes=num_classes, in_channels=in_channels)
-
-
-def alexlike(num_classes: int = 10, in_channels: int = 3, dropout: float = 0.0) -> AlexLike:
-    """Build the AlexNet-like CIFAR network (3x32x32 inputs).
-
-    Args:
-        num_classes: number of logits.
-        in_channels: input channels.
-        dropout: dropout probability before the first two linear layers.
-
-    Returns:
-        A freshly initialised ``AlexLike``.
-    """
-    return AlexLike(num_classes=num_classes, in_channels=in_channels, dropout=dropout)
-
-
-def digitsnet(num_classes: int = 10, in_channels: int = 1) -> DigitsNet:
-    """Build the small CNN for the 8x8 ``digits`` dataset.
-
-    Args:
-        num_classes: number of logits.
-        in_channels: input channels.
-
-    Returns:
-        A freshly initialised ``DigitsNet``.
-    """
-    return DigitsNet(num_classes=num_classes, in_channels=in_channels)
