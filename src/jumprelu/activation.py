@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
 
 import torch
 from torch import nn
@@ -45,27 +44,14 @@ def _forward(x: torch.Tensor, jump: torch.Tensor) -> torch.Tensor:
     return torch.where(x > jump, x, torch.zeros((), dtype=x.dtype, device=x.device))
 
 
-class _StraightThrough(torch.autograd.Function):
-    """Forward: JumpReLU. Backward: the ReLU derivative 1[x > 0] (BPDA)."""
-
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, jump: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(x)
-        return _forward(x, jump)
-
-    @staticmethod
-    def backward(ctx: Any, *grads: torch.Tensor) -> tuple[torch.Tensor, None]:
-        (x,) = ctx.saved_tensors
-        return grads[0] * (x > 0).to(grads[0].dtype), None
-
-
 def _exact(x: torch.Tensor, jump: torch.Tensor) -> torch.Tensor:
     return _forward(x, jump)
 
 
 def _relu_straight_through(x: torch.Tensor, jump: torch.Tensor) -> torch.Tensor:
-    out: torch.Tensor = _StraightThrough.apply(x, jump)  # type: ignore[no-untyped-call]
-    return out
+    """Forward: JumpReLU (exactly: r + (j - r) is j when j is r or 0). Backward: 1[x > 0]."""
+    r = torch.relu(x)
+    return r + (_forward(x, jump) - r).detach()
 
 
 GradientFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
