@@ -176,7 +176,7 @@ class Attack(ABC):
             batch, as in the JumpReLU paper's normalised-space protocol) or a ``Bounds``.
     """
 
-    name: ClassVar[str] = "attack"
+    name: str = "attack"  # subclasses with norm variants set it per instance
     family: ClassVar[str] = "iterative"
 
     def __init__(self, *, bounds: str | Bounds = "box") -> None:
