@@ -12,7 +12,7 @@ import torch
 
 from jumprelu.checkpoints import CheckpointMeta, save_checkpoint
 from jumprelu.data import DATASETS, load_split
-from jumprelu.evaluate import predict
+from jumprelu.clean import predict
 from jumprelu.models import build_model
 from jumprelu.train import TrainConfig, train
 

@@ -12,7 +12,7 @@ from .activation import JumpReLU, jump_relu
 from .checkpoints import CheckpointMeta, load_checkpoint, save_checkpoint
 from .data import DATASETS, DatasetInfo, Split, load_split
 from .errors import JumpReLUError
-from .evaluate import clean_accuracy_sweep, predict
+from .clean import clean_accuracy_sweep, predict
 from .models import ARCHS, build_model
 from .retrofit import jump_sites, retrofit, retrofit_with_report, set_jump
 

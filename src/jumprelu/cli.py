@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .errors import JumpReLUError
-from .evaluate import CleanSweep
+from .clean import CleanSweep
 
 log = logging.getLogger("jumprelu")
 
@@ -32,7 +32,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_accuracy(args: argparse.Namespace) -> int:
-    from .evaluate import checkpoint_accuracy
+    from .clean import checkpoint_accuracy
 
     sweep = checkpoint_accuracy(
         arch=args.arch,

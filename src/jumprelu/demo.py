@@ -11,7 +11,7 @@ from importlib import resources
 
 from .checkpoints import load_checkpoint
 from .data import load_split
-from .evaluate import CleanSweep, clean_accuracy_sweep
+from .clean import CleanSweep, clean_accuracy_sweep
 
 __all__ = ["DEFAULT_MODEL", "default_model_path", "run_demo"]
 

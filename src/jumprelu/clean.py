@@ -1,4 +1,4 @@
-"""Evaluation of retrofitted models: clean accuracy across a grid of jumps."""
+"""Clean accuracy of retrofitted models across a grid of jumps, and batched predictions."""
 
 from __future__ import annotations
 
