@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["loss_gradient"]
+__all__ = ["gradient_step", "logit_gradients", "loss_gradient", "zero_gradient"]
 
 
 def loss_gradient(
@@ -27,3 +27,69 @@ def loss_gradient(
     loss = F.cross_entropy(logits, y, reduction="sum")
     (grad,) = torch.autograd.grad(loss, x)
     return grad.detach(), logits.detach()
+
+
+def zero_gradient(grad: torch.Tensor) -> torch.Tensor:
+    """Which samples have an input gradient that is exactly zero everywhere.
+
+    Args:
+        grad: input gradients (N, ...).
+
+    Returns:
+        (N,) bool, on the gradient's device.
+    """
+    out: torch.Tensor = grad.flatten(1).eq(0).all(dim=1)
+    return out
+
+
+def gradient_step(grad: torch.Tensor, size: float, norm: str) -> torch.Tensor:
+    """The steepest-ascent step of length ``size`` in ``norm`` for a linearised loss.
+
+    Args:
+        grad: input gradients (N, ...).
+        size: the step's length (linf: per element; l2: per sample).
+        norm: "linf" (the sign of the gradient) or "l2" (the gradient scaled to length size).
+
+    Returns:
+        The step (N, ...); zero for a sample whose gradient is exactly zero.
+    """
+    if norm == "linf":
+        return size * grad.sign()
+    n = grad.flatten(1).norm(p=2, dim=1).clamp_min(1e-12)
+    out: torch.Tensor = grad * (size / n).view(-1, *([1] * (grad.dim() - 1)))
+    return out
+
+
+def logit_gradients(
+    logits: torch.Tensor,
+    x: torch.Tensor,
+    classes: torch.Tensor,
+    reference: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Input gradients of chosen logits (or logit differences) for a whole batch.
+
+    One backward pass per column of ``classes``, each over the whole batch (the graph is
+    retained between them); only ``x`` receives gradients, never the parameters. On the
+    authors' LeNet on a CPU this was as fast as vectorising the K passes with ``vmap``
+    (``is_grads_batched``) and about twice as fast as one backward over a K-times expanded
+    batch, and it needs no batching rule for any operation of the model.
+
+    Args:
+        logits: ``model(x)`` (N, C), computed with ``x`` requiring grad.
+        x: the inputs (N, ...) the logits were computed from.
+        classes: (N, K) int, the classes whose logits to differentiate, per sample.
+        reference: optional (N,) int; when given, the gradients are of
+            ``logits[n, classes[n, k]] - logits[n, reference[n]]``.
+
+    Returns:
+        (N, K, ...) detached gradients; ``out[n, k]`` is the gradient for sample ``n``.
+    """
+    eye = torch.eye(logits.shape[1], dtype=logits.dtype, device=logits.device)
+    cotangents = eye[classes]
+    if reference is not None:
+        cotangents = cotangents - eye[reference].unsqueeze(1)
+    grads = [
+        torch.autograd.grad(logits, x, cotangents[:, k], retain_graph=True)[0]
+        for k in range(classes.shape[1])
+    ]
+    return torch.stack(grads, 1).detach()

@@ -1,0 +1,42 @@
+"""Fast Gradient Sign Method (L-infinity) and Fast Gradient Method (L2).
+
+Goodfellow, Shlens and Szegedy, "Explaining and Harnessing Adversarial Examples", ICLR 2015
+(arXiv 1412.6572).
+
+One step along the gradient of the cross-entropy loss with respect to the input:
+``x + eps * sign(g)`` for L-infinity, ``x + eps * g / ||g||_2`` for L2 (the fast gradient
+method). The base class clips the result to the box.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .base import Bounds, FixedBudgetAttack, RunOutput
+from .grad import gradient_step, loss_gradient, zero_gradient
+
+__all__ = ["FGSM"]
+
+
+class FGSM(FixedBudgetAttack):
+    """One fast gradient step of size ``eps``, clipped to the box.
+
+    Named ``"fgsm"`` for L-infinity and ``"fgm-l2"`` for L2.
+
+    Args:
+        eps: the budget (> 0), in the units of the space attacked.
+        norm: "linf" (sign of the gradient) or "l2" (gradient scaled to L2 length eps).
+        bounds: see ``Attack``.
+    """
+
+    def __init__(self, *, eps: float, norm: str = "linf", bounds: str | Bounds = "box") -> None:
+        super().__init__(eps=eps, norm=norm, bounds=bounds)
+        self.name = "fgsm" if self.norm == "linf" else "fgm-l2"
+
+    def _run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, bounds: Bounds) -> RunOutput:
+        """One gradient step from every sample; ``zero_grad`` flags exactly zero gradients."""
+        grad, _ = loss_gradient(model, x, y)
+        ones = torch.ones(len(x), dtype=torch.long)
+        x_adv = bounds.clip(x + gradient_step(grad, self.eps, self.norm))
+        return RunOutput(x_adv, ones, ones.clone(), zero_gradient(grad).cpu())

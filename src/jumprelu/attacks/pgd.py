@@ -1,0 +1,129 @@
+"""Projected Gradient Descent (L-infinity and L2).
+
+Madry, Makelov, Schmidt, Tsipras and Vladu, "Towards Deep Learning Models Resistant to
+Adversarial Attacks", ICLR 2018 (arXiv 1706.06083).
+
+From a random point of the epsilon-ball (or from x), repeat a steepest-ascent step on the
+cross-entropy loss (the gradient's sign for L-infinity, the normalised gradient for L2),
+project back onto the ball and clip to the box. Every step is taken (no early stop); each
+sample returns its last iterate if that is adversarial, else the last adversarial iterate
+seen, else its last iterate. Restarts run only on the samples not yet fooled.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from .base import Bounds, FixedBudgetAttack, RunOutput, check_count, check_positive, project
+from .grad import gradient_step, loss_gradient, zero_gradient
+
+__all__ = ["PGD"]
+
+
+def _ball_noise(shape: torch.Size, eps: float, norm: str, gen: torch.Generator) -> torch.Tensor:
+    """Uniform samples from the ``norm`` ball of radius ``eps`` (on the CPU)."""
+    if norm == "linf":
+        return (torch.rand(shape, generator=gen) * 2 - 1) * eps
+    n = shape[0]
+    direction = torch.randn(shape, generator=gen).flatten(1)
+    direction = direction / direction.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    radius = eps * torch.rand(n, 1, generator=gen) ** (1.0 / direction.shape[1])
+    out: torch.Tensor = (direction * radius).view(shape)
+    return out
+
+
+class PGD(FixedBudgetAttack):
+    """PGD with optional random start and restarts. Named ``"pgd-linf"`` or ``"pgd-l2"``.
+
+    Args:
+        eps: the budget (> 0), in the units of the space attacked.
+        norm: "linf" or "l2".
+        steps: gradient steps per restart (default 40).
+        step_size: length of each step (default 2.5 * eps / steps).
+        random_start: start from a uniform random point of the ball (default True).
+        restarts: number of runs (default 1); later runs attack only the samples not yet
+            fooled and need ``random_start``.
+        seed: seed of the attack's own CPU generator (the global RNG is untouched).
+        bounds: see ``Attack``.
+    """
+
+    def __init__(
+        self,
+        *,
+        eps: float,
+        norm: str = "linf",
+        steps: int = 40,
+        step_size: float | None = None,
+        random_start: bool = True,
+        restarts: int = 1,
+        seed: int = 0,
+        bounds: str | Bounds = "box",
+    ) -> None:
+        super().__init__(eps=eps, norm=norm, bounds=bounds)
+        self.name = f"pgd-{self.norm}"
+        self.steps = check_count("steps", steps)
+        self.step_size = (
+            2.5 * self.eps / self.steps
+            if step_size is None
+            else check_positive("step_size", step_size)
+        )
+        self.random_start = bool(random_start)
+        self.restarts = check_count("restarts", restarts)
+        if self.restarts > 1 and not self.random_start:
+            raise ConfigError("restarts > 1 needs random_start=True (runs would be identical)")
+        self.seed = check_count("seed", seed, minimum=0)
+
+    def _run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, bounds: Bounds) -> RunOutput:
+        """Run every restart on the samples not yet fooled.
+
+        Args:
+            model: the classifier (already in eval mode).
+            x: clean inputs (N, ...).
+            y: true labels (N,).
+            bounds: the box.
+
+        Returns:
+            One candidate per sample; ``zero_grad`` flags samples whose every input gradient
+            was exactly zero (no signal to follow).
+        """
+        gen = torch.Generator().manual_seed(self.seed)
+        n, dev = len(x), x.device
+        x_out = x.clone()
+        iterations = torch.zeros(n, dtype=torch.long, device=dev)
+        grad_evals = torch.zeros(n, dtype=torch.long, device=dev)
+        signal = torch.zeros(n, dtype=torch.bool, device=dev)
+        todo = torch.arange(n, device=dev)
+        for _ in range(self.restarts):
+            if todo.numel() == 0:
+                break
+            x0, y0 = x[todo], y[todo]
+            cur = x0.clone()
+            if self.random_start:
+                noise = _ball_noise(x0.shape, self.eps, self.norm, gen)
+                cur = bounds.clip(x0 + noise.to(dev, x.dtype))
+            best, fooled = cur.clone(), torch.zeros(len(todo), dtype=torch.bool, device=dev)
+            live = torch.arange(len(todo), device=dev)  # samples whose gradient is not zero
+            for _ in range(self.steps):
+                if live.numel() == 0:
+                    break
+                grad, logits = loss_gradient(model, cur[live], y0[live])
+                grad_evals[todo[live]] += 1
+                adv = live[logits.argmax(1) != y0[live]]
+                best[adv], fooled[adv] = cur[adv], True
+                moving = ~zero_gradient(grad)
+                signal[todo[live[moving]]] = True
+                live, grad = live[moving], grad[moving]
+                step = cur[live] + gradient_step(grad, self.step_size, self.norm)
+                x_l = x0[live]
+                cur[live] = bounds.clip(x_l + project(step - x_l, self.eps, self.norm))
+                iterations[todo[live]] += 1
+            if live.numel():
+                with torch.no_grad():
+                    last_adv = model(cur[live]).argmax(1) != y0[live]
+                fooled[live[last_adv]] = True
+                best[live[last_adv]] = cur[live[last_adv]]
+            x_out[todo] = torch.where(fooled.view(-1, *([1] * (x.dim() - 1))), best, cur)
+            todo = todo[~fooled]
+        return RunOutput(x_out, iterations.cpu(), grad_evals.cpu(), ~signal.cpu())
