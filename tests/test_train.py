@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from jumprelu.checkpoints import load_checkpoint
+from jumprelu.clean import predict
 from jumprelu.data import DATASETS, Split, load_split
 from jumprelu.demo import default_model_path, run_demo
 from jumprelu.errors import ConfigError
-from jumprelu.clean import predict
 from jumprelu.models import build_model
 from jumprelu.train import TrainConfig, train
 

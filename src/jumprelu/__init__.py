@@ -10,9 +10,9 @@ __version__ = "0.1.0"
 
 from .activation import JumpReLU, jump_relu
 from .checkpoints import CheckpointMeta, load_checkpoint, save_checkpoint
+from .clean import clean_accuracy_sweep, predict
 from .data import DATASETS, DatasetInfo, Split, load_split
 from .errors import JumpReLUError
-from .clean import clean_accuracy_sweep, predict
 from .models import ARCHS, build_model
 from .retrofit import jump_sites, retrofit, retrofit_with_report, set_jump
 

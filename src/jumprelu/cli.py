@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from . import __version__
-from .errors import JumpReLUError
 from .clean import CleanSweep
+from .errors import JumpReLUError
 
 log = logging.getLogger("jumprelu")
 
@@ -51,6 +54,142 @@ def _cmd_accuracy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_config(args: argparse.Namespace) -> Any:
+    from .evaluate import EvalConfig
+
+    return EvalConfig(
+        dataset=args.dataset.lower(),
+        jumps=args.jumps,
+        attacks=_names(args.attacks),
+        threats=_names(args.threats),
+        protocol=args.protocol,
+        split=args.split,
+        n=args.n,
+        eps=args.eps,
+        eps_l2=args.eps_l2,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        arch=args.arch,
+        checkpoint=args.checkpoint,
+        data_dir=args.data_dir,
+        device=args.device,
+        settings=_settings(args.set or []),
+    )
+
+
+def _settings(items: list[str]) -> dict[str, dict[str, Any]]:
+    """Parse ``--set ATTACK.KEY=VALUE`` items (VALUE as JSON, else a string)."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        attack, dot, name = key.partition(".")
+        if not (sep and dot and attack and name):
+            raise JumpReLUError(f"--set expects ATTACK.KEY=VALUE, got {item!r}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out.setdefault(attack, {})[name] = value
+    return out
+
+
+def _names(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _init_distributed(device: str) -> int:
+    """Join the torchrun process group when launched by torchrun; return this rank."""
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return dist.get_rank() if dist.is_initialized() else 0
+
+
+def _print_results(doc: dict[str, Any], out: str) -> None:
+    cfg = doc["config"]
+    print(f"{cfg['dataset']}/{cfg['split']} n={doc['clean'][0]['n']}, protocol {cfg['protocol']}")
+    print(
+        f"{'threat':9s} {'attack':22s} {'jump':>6s} {'clean':>7s} {'adv acc':>8s} "
+        f"{'rho2(all)':>9s} {'rhoinf(all)':>11s}"
+    )
+    clean = {c["jump"]: c["accuracy"] for c in doc["clean"]}
+    for cell in doc["cells"]:
+        m = cell["metrics"]
+        print(
+            f"{cell['threat']:9s} {cell['attack']:22s} {cell['jump']:6g} "
+            f"{100 * clean[cell['jump']]:6.2f}% {100 * m['adv_accuracy']:7.2f}% "
+            f"{m['rho2_all']:9.4f} {m['rhoinf_all']:11.4f}"
+        )
+    for e in doc["ensemble"]:
+        print(
+            f"ensemble (worst case over all attacks) jump {e['jump']:g}: "
+            f"{100 * e['adv_accuracy']:.2f}%"
+        )
+    for flag in doc["flags"]:
+        print(f"FLAG {flag['code']} ({flag['where']}): {flag['message']}")
+    print(f"results: {Path(out) / 'results.json'}")
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    if args.list_attacks:
+        from .attacks import describe_attacks
+
+        for name, doc, defaults in describe_attacks():
+            opts = ", ".join(f"{k}={v}" for k, v in defaults.items())
+            print(f"{name:18s} {doc}\n{'':18s} {opts}")
+        return 0
+    if not (args.dataset and args.out):
+        raise JumpReLUError("evaluate needs --dataset and --out")
+    from .runs import run_evaluate
+
+    rank = _init_distributed(args.device)
+    result = run_evaluate(_eval_config(args), args.out)
+    if rank == 0:
+        _print_results(result, args.out)
+    return 0
+
+
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from .runs import run_tune
+
+    rank = _init_distributed(args.device)
+    doc = run_tune(_eval_config(args), args.out, max_drop=args.max_drop)
+    if rank == 0:
+        t = doc["provenance"]["tuning"]
+        print(
+            f"chosen jump {t['jump']:g} (validation accuracy {100 * t['baseline_accuracy']:.2f}% "
+            f"at jump 0, max drop {100 * t['max_drop']:.2f} points, n={t['n']})"
+        )
+        _print_results(doc, args.out)
+    return 0
+
+
+def _grid_arguments(p: argparse.ArgumentParser, jumps: str) -> None:
+    p.add_argument("--arch", help="architecture (read from project checkpoints)")
+    p.add_argument("--checkpoint", help="checkpoint file (default for digits: the shipped model)")
+    p.add_argument("--dataset", help="mnist, cifar10 or digits")
+    p.add_argument("--data-dir", help="data directory (default: $JUMPRELU_DATA)")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument("--jumps", default=jumps, help="comma-separated jumps")
+    p.add_argument("--attacks", default="ifgsm,deepfool-l2,pgd-linf", help="attack names")
+    p.add_argument("--threats", default="white,gray,adaptive", help="white,gray,adaptive")
+    p.add_argument("--protocol", default="standard", choices=["standard", "paper"])
+    p.add_argument("--n", "--n-examples", dest="n", type=int, help="first N examples")
+    p.add_argument("--eps", type=float, help="L-inf budget of fixed-budget attacks (pixels)")
+    p.add_argument("--eps-l2", type=float, help="L2 budget of fixed-budget L2 attacks (pixels)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--out", help="run directory (results.json, results.csv)")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="ATTACK.KEY=VALUE",
+        help="attack setting, e.g. pgd-linf.steps=100 (repeatable)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``jumprelu`` command."""
     parser = argparse.ArgumentParser(
@@ -79,6 +218,16 @@ def build_parser() -> argparse.ArgumentParser:
     acc.add_argument("--device", default="cpu", help="cpu or cuda")
     acc.add_argument("--json", action="store_true", help="print the result as JSON")
     acc.set_defaults(func=_cmd_accuracy)
+
+    ev = sub.add_parser("evaluate", help="white-box, gray-box and adaptive robustness over jumps")
+    _grid_arguments(ev, "0,0.5,1.0")
+    ev.add_argument("--list-attacks", action="store_true", help="list attacks and defaults")
+    ev.set_defaults(func=_cmd_evaluate)
+
+    tu = sub.add_parser("tune", help="choose the jump on validation data, then evaluate on test")
+    _grid_arguments(tu, "0,0.25,0.5,0.75,1.0,1.25,1.5,2.0")
+    tu.add_argument("--max-drop", type=float, default=0.01, help="allowed clean-accuracy drop")
+    tu.set_defaults(func=_cmd_tune, list_attacks=False)
     return parser
 
 

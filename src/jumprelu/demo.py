@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from importlib import resources
 
 from .checkpoints import load_checkpoint
-from .data import load_split
 from .clean import CleanSweep, clean_accuracy_sweep
+from .data import load_split
 
 __all__ = ["DEFAULT_MODEL", "default_model_path", "run_demo"]
 

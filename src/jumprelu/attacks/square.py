@@ -72,10 +72,13 @@ class SquareAttack(FixedBudgetAttack):
         def signs(*shape: int) -> torch.Tensor:
             return (torch.randint(0, 2, shape, generator=gen) * 2 - 1).to(dev, x.dtype)
 
-        # Initialisation: vertical stripes of +-eps.
-        x_best = bounds.clip(x + eps * signs(n, c, 1, w))
+        # Initialisation: vertical stripes of +-eps; points already misclassified stay as they are.
+        stripes = bounds.clip(x + eps * signs(n, c, 1, w))
         with torch.no_grad():
-            margin = _margin(model, x_best, y)
+            m0, m1 = _margin(model, x, y), _margin(model, stripes, y)
+        done = m0 <= 0
+        x_best = torch.where(done.view(-1, 1, 1, 1), x, stripes)
+        margin = torch.where(done, m0, m1)
         iterations = torch.zeros(n, dtype=torch.long)
         rows = torch.arange(h, device=dev).view(1, 1, h, 1)
         cols = torch.arange(w, device=dev).view(1, 1, 1, w)

@@ -1,0 +1,145 @@
+"""The results document: a versioned JSON schema (see docs/results-schema.md) plus CSV.
+
+Writes are atomic, so an interrupted run never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import __version__
+from .atomic import atomic_write
+from .errors import JumpReLUError
+
+__all__ = [
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "file_sha256",
+    "load_results",
+    "provenance",
+    "tensor_sha256",
+    "write_json",
+    "write_results",
+]
+
+SCHEMA = "jumprelu.results"
+SCHEMA_VERSION = 1
+CSV_COLUMNS = (
+    "protocol",
+    "threat",
+    "attack",
+    "jump",
+    "n",
+    "clean_accuracy",
+    "adv_accuracy",
+    "success_rate",
+    "rho2_all",
+    "rhoinf_all",
+    "rho2_success",
+    "rhoinf_success",
+    "median_rho2_success",
+    "median_rhoinf_success",
+    "l2_success",
+    "linf_success",
+    "zero_grad_fraction",
+    "grad_evals",
+    "seconds",
+)
+
+
+def tensor_sha256(*tensors: torch.Tensor) -> str:
+    """SHA-256 of tensors' bytes (shape and dtype included)."""
+    h = hashlib.sha256()
+    for t in tensors:
+        arr = t.detach().cpu().contiguous().numpy()
+        h.update(f"{arr.dtype}{arr.shape}".encode())
+        h.update(arr.tobytes())
+    return h.hexdigest()
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def provenance(seed: int) -> dict[str, Any]:
+    """Versions, machine and time of a run."""
+    return {
+        "seed": seed,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "versions": {
+            "jumprelu": __version__,
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "python": sys.version.split()[0],
+        },
+        "machine": f"{platform.machine()} {platform.system()}, torch threads "
+        f"{torch.get_num_threads()}, cuda {torch.cuda.is_available()}",
+    }
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    """Write a JSON document atomically."""
+    text = json.dumps(document, indent=1, allow_nan=False)
+    atomic_write(path, lambda tmp: _write_text(tmp, text))
+
+
+def write_results(out_dir: Path, document: dict[str, Any]) -> None:
+    """Write ``results.json`` and ``results.csv`` (one row per cell) atomically."""
+    write_json(out_dir / "results.json", document)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    for cell in document["cells"]:
+        writer.writerow({**cell, **cell["metrics"], "protocol": document["config"]["protocol"]})
+    atomic_write(out_dir / "results.csv", lambda tmp: _write_text(tmp, buf.getvalue()))
+
+
+def _write_text(path: str, text: str) -> None:
+    Path(path).write_text(text)
+
+
+def load_results(path: str | Path) -> dict[str, Any]:
+    """Read a results document, checking its schema and version.
+
+    Args:
+        path: ``results.json`` or the directory holding it.
+
+    Returns:
+        The document.
+
+    Raises:
+        JumpReLUError: missing file, invalid JSON, another schema or version.
+    """
+    p = Path(path)
+    if p.is_dir():
+        p = p / "results.json"
+    if not p.is_file():
+        raise JumpReLUError(f"no results found: {p} does not exist")
+    try:
+        doc = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise JumpReLUError(f"{p} is not valid JSON: {exc}") from exc
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        raise JumpReLUError(f"{p} is not a jumprelu results document")
+    if doc.get("schema_version") != SCHEMA_VERSION:
+        raise JumpReLUError(
+            f"{p} has results schema version {doc.get('schema_version')!r}; "
+            f"this jumprelu reads version {SCHEMA_VERSION}"
+        )
+    return doc

@@ -1,0 +1,203 @@
+"""Robustness grid: threat models, results document, resume (also after kill -9), sharding."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from jumprelu.errors import ConfigError
+from jumprelu.evaluate import EvalConfig
+from jumprelu.results import load_results
+from jumprelu.runs import run_evaluate
+
+ATTACKS = "fgsm,deepfool-l2"
+SETTINGS = {"square-linf": {"queries": 60}, "deepfool-l2": {"steps": 20}}
+BASE_ARGS = [
+    *("--dataset", "digits", "--n-examples", "60", "--jumps", "0,0.5,2", "--attacks", ATTACKS),
+    *("--batch-size", "25", "--set", "square-linf.queries=60", "--set", "deepfool-l2.steps=20"),
+]
+
+
+def config(**kw: object) -> EvalConfig:
+    base: dict[str, object] = {
+        "dataset": "digits",
+        "jumps": [0.0, 0.5, 2.0],
+        "attacks": ATTACKS.split(","),
+        "n": 60,
+        "batch_size": 25,
+        "settings": SETTINGS,
+    }
+    base.update(kw)
+    return EvalConfig(**base)  # type: ignore[arg-type]
+
+
+def metrics_by_cell(doc: dict[str, object]) -> dict[tuple[str, str, float], dict[str, float]]:
+    out = {}
+    for c in doc["cells"]:  # type: ignore[index,attr-defined]
+        m = {k: v for k, v in c["metrics"].items() if k != "seconds"}
+        out[(c["threat"], c["attack"], c["jump"])] = m
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
+    out = tmp_path_factory.mktemp("ref")
+    return out, run_evaluate(config(), out)
+
+
+def test_document_structure(reference: tuple[Path, dict[str, object]]) -> None:
+    out, doc = reference
+    assert load_results(out)["config_digest"] == doc["config_digest"]
+    cells = metrics_by_cell(doc)
+    units = {
+        ("white", "fgsm"),
+        ("white", "deepfool-l2"),
+        ("gray", "fgsm"),
+        ("gray", "deepfool-l2"),
+        ("adaptive", "bpda:fgsm"),
+        ("adaptive", "bpda:deepfool-l2"),
+        ("adaptive", "square-linf"),
+    }
+    assert {(t, a) for t, a, _ in cells} == units
+    assert len(cells) == len(units) * 3
+    # at jump 0 the JumpReLU model is the ReLU model: white == gray == adaptive(BPDA)
+    for attack in ("fgsm", "deepfool-l2"):
+        w, g = cells[("white", attack, 0.0)], cells[("gray", attack, 0.0)]
+        b = cells[("adaptive", f"bpda:{attack}", 0.0)]
+        assert w["adv_accuracy"] == g["adv_accuracy"] == b["adv_accuracy"]
+    ens = {e["jump"]: e["adv_accuracy"] for e in doc["ensemble"]}  # type: ignore[attr-defined]
+    for (_, _, jump), m in cells.items():
+        assert ens[jump] <= m["adv_accuracy"] + 1e-12  # worst case over all attacks
+    csv_rows = (out / "results.csv").read_text().splitlines()
+    assert len(csv_rows) == 1 + len(cells)
+    assert doc["provenance"]["checkpoint_sha256"] and doc["provenance"]["data_sha256"]
+    assert doc["provenance"]["jump0_bitwise"] is True
+    for flag in doc["flags"]:  # type: ignore[attr-defined]
+        assert flag["explanation"] and flag["code"]
+
+
+def test_fgsm_budget_and_numbers_recomputed(reference: tuple[Path, dict[str, object]]) -> None:
+    _, doc = reference
+    for c in doc["cells"]:  # type: ignore[attr-defined]
+        if c["attack"] == "fgsm":
+            assert c["settings"]["eps"] == pytest.approx(0.1)
+            assert (
+                c["metrics"]["linf_success"] is None or c["metrics"]["linf_success"] <= 0.1 + 1e-6
+            )
+
+
+def test_resume_recomputes_only_missing_cells(
+    tmp_path: Path, reference: tuple[Path, dict[str, object]]
+) -> None:
+    src, doc = reference
+    out = tmp_path / "run"
+    (out / "cells").mkdir(parents=True)
+    for f in (src / "cells").iterdir():
+        (out / "cells" / f.name).write_bytes(f.read_bytes())
+    (out / "config.json").write_bytes((src / "config.json").read_bytes())
+    victims = sorted((out / "cells").iterdir())[:2]
+    for v in victims:
+        v.unlink()
+    done: list[str] = []
+    from jumprelu.evaluate import evaluate
+    from jumprelu.runs import load_data, load_model
+
+    cfg = config()
+    model, extra = load_model(cfg)
+    again = evaluate(cfg, model, load_data(cfg), out, progress=done.append, extra=extra)
+    assert len(done) == 2
+    assert metrics_by_cell(again) == metrics_by_cell(doc)
+
+
+def test_refuses_other_config_and_foreign_dirs(
+    tmp_path: Path, reference: tuple[Path, dict[str, object]]
+) -> None:
+    src, _ = reference
+    before = (src / "results.json").read_bytes()
+    with pytest.raises(ConfigError, match="different configuration"):
+        run_evaluate(config(jumps=[0.0, 1.0]), src)
+    assert (src / "results.json").read_bytes() == before
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="not empty"):
+        run_evaluate(config(), foreign)
+    assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"jumps": []}, "empty"),
+        ({"jumps": [0.0, -1.0]}, "jump"),
+        ({"jumps": [float("inf")]}, "jump"),
+        ({"attacks": ["nope"]}, "unknown attack"),
+        ({"threats": ["black"]}, "threat"),
+        ({"protocol": "mine"}, "protocol"),
+        ({"n": 100_000}, "larger than"),
+    ],
+)
+def test_bad_config(tmp_path: Path, kw: dict[str, object], match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        run_evaluate(config(**kw), tmp_path / "out")
+    assert not (tmp_path / "out" / "results.json").exists()
+
+
+def _cli(out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "jumprelu", "evaluate", *BASE_ARGS, "--out", str(out), *extra]
+
+
+def test_kill_9_then_resume_matches_uninterrupted(
+    tmp_path: Path, reference: tuple[Path, dict[str, object]]
+) -> None:
+    out = tmp_path / "killed"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        _cli(out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list((out / "cells").glob("*.npz"))) < 3:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = len(list((out / "cells").glob("*.npz")))
+    assert 0 < finished < 21 and not (out / "results.json").exists()
+    assert not list((out / "cells").glob("*.tmp"))  # nothing half-written kept as a cell
+    done = subprocess.run(_cli(out), capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert metrics_by_cell(load_results(out)) == metrics_by_cell(reference[1])
+
+
+def test_torchrun_two_processes_match_single(
+    tmp_path: Path, reference: tuple[Path, dict[str, object]]
+) -> None:
+    out = tmp_path / "dist"
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29517",
+        "-m",
+        "jumprelu",
+        "evaluate",
+        *BASE_ARGS,
+        "--out",
+        str(out),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert metrics_by_cell(load_results(out)) == metrics_by_cell(reference[1])
+    assert json.loads((out / "results.json").read_text())["schema_version"] == 1
+    assert torch.distributed.is_available()
