@@ -11,8 +11,8 @@ import argparse
 import torch
 
 from jumprelu.checkpoints import CheckpointMeta, save_checkpoint
-from jumprelu.data import DATASETS, load_split
 from jumprelu.clean import predict
+from jumprelu.data import DATASETS, load_split
 from jumprelu.models import build_model
 from jumprelu.train import TrainConfig, train
 
