@@ -74,6 +74,7 @@ def _eval_config(args: argparse.Namespace) -> Any:
         data_dir=args.data_dir,
         device=args.device,
         settings=_settings(args.set or []),
+        adaptive_extra=_names(args.adaptive_extra),
     )
 
 
@@ -175,6 +176,11 @@ def _grid_arguments(p: argparse.ArgumentParser, jumps: str) -> None:
     p.add_argument("--attacks", default="ifgsm,deepfool-l2,pgd-linf", help="attack names")
     p.add_argument("--threats", default="white,gray,adaptive", help="white,gray,adaptive")
     p.add_argument("--protocol", default="standard", choices=["standard", "paper"])
+    p.add_argument(
+        "--adaptive-extra",
+        default="square-linf",
+        help="gradient-free attacks added under the adaptive threat ('' for none)",
+    )
     p.add_argument("--n", "--n-examples", dest="n", type=int, help="first N examples")
     p.add_argument("--eps", type=float, help="L-inf budget of fixed-budget attacks (pixels)")
     p.add_argument("--eps-l2", type=float, help="L2 budget of fixed-budget L2 attacks (pixels)")
