@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,15 +21,6 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 CHECKPOINT = SHARED / "reference" / "lenet_mnist_baseline.pkl"
 MNIST = SHARED / "data"
 WIDE = Bounds(-100.0, 100.0)  # no pressure from the box
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny models run much faster on one thread on a small, shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def mlp() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
