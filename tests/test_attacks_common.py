@@ -156,3 +156,16 @@ def test_custom_bounds_object() -> None:
         model, x.clamp(0.1, 0.9), y
     )
     assert float(res.x_adv.min()) >= 0.1 - 1e-7 and float(res.x_adv.max()) <= 0.9 + 1e-7
+
+
+def test_square_is_seeded_gradient_free_and_within_budget() -> None:
+    model, x, y = tiny()
+    model.eval()
+    state = torch.get_rng_state()
+    a = make_attack("square-linf", eps=0.3, queries=200, seed=3)(model, x, y)
+    b = make_attack("square-linf", eps=0.3, queries=200, seed=3)(model, x, y)
+    assert torch.equal(torch.get_rng_state(), state)  # own generator only
+    assert torch.equal(a.x_adv, b.x_adv)
+    assert float(a.linf.max()) <= 0.3 + 1e-6
+    assert int(a.grad_evals.sum()) == 0
+    assert a.success.float().mean() > 0.5  # random search breaks a tiny net at a large eps
