@@ -322,3 +322,16 @@ def test_released_baseline_reproduces_clean_accuracy() -> None:
     with torch.no_grad():
         correct = int((model(x).argmax(1) == y).sum())
     assert correct == 9955  # 99.55 %, the README's clean accuracy at jump 0
+
+
+def test_default_stats_are_only_a_fallback(tmp_path: Path) -> None:
+    from jumprelu.models import build_net
+
+    plain = tmp_path / "plain.pt"
+    torch.save(build_net("lenet").state_dict(), plain)
+    model, _ = load_checkpoint(plain, arch="lenet", default_stats=((0.5,), (0.25,)))
+    assert model.mean == pytest.approx((0.5,)) and model.std == pytest.approx((0.25,))
+    own = tmp_path / "own.pt"
+    save_checkpoint(model, own, CheckpointMeta(arch="lenet", mean=(0.5,), std=(0.25,)))
+    again, _ = load_checkpoint(own, default_stats=((0.1,), (0.2,)))
+    assert again.mean == pytest.approx((0.5,))  # the file's own statistics win

@@ -107,6 +107,7 @@ def load_checkpoint(
     std: Sequence[float] | None = None,
     num_classes: int | None = None,
     device: str | torch.device = "cpu",
+    default_stats: tuple[Sequence[float], Sequence[float]] | None = None,
     **arch_kwargs: Any,
 ) -> tuple[NormalizedModel, CheckpointMeta]:
     """Load a checkpoint into a freshly built ``NormalizedModel``.
@@ -118,6 +119,8 @@ def load_checkpoint(
         std: normalisation standard deviations; override the metadata's.
         num_classes: number of logits (default: metadata, else 10).
         device: where to put the model.
+        default_stats: ``(mean, std)`` used only when neither the arguments nor the file
+            record a normalisation (e.g. the dataset's statistics for a foreign state_dict).
         **arch_kwargs: architecture options; override the metadata's.
 
     Returns:
@@ -156,6 +159,8 @@ def load_checkpoint(
         stats = (meta.mean, meta.std)
     elif file_stats is not None:
         stats = file_stats
+    elif default_stats is not None:
+        stats = check_mean_std(*default_stats)
     else:
         raise CheckpointError(f"{p} has no normalisation statistics: pass mean and std")
     meta = dataclasses.replace(meta, mean=stats[0], std=stats[1])

@@ -167,7 +167,6 @@ def checkpoint_accuracy(
     Returns:
         A ``CleanSweep`` whose meta names the arch and checkpoint.
     """
-    from .checkpoint_files import read_state_dict
     from .checkpoints import load_checkpoint
     from .data import DATASETS, load_split
     from .models import check_arch_fits
@@ -176,10 +175,9 @@ def checkpoint_accuracy(
     info = DATASETS.get(dataset.lower())
     if info is None:
         raise ConfigError(f"unknown dataset {dataset!r}; known: {', '.join(sorted(DATASETS))}")
-    _, file_meta = read_state_dict(checkpoint)
-    recorded = file_meta is not None and file_meta.mean is not None
-    mean, std = (None, None) if recorded else (info.mean, info.std)
-    model, meta = load_checkpoint(checkpoint, arch=arch, mean=mean, std=std, device=device)
+    model, meta = load_checkpoint(
+        checkpoint, arch=arch, device=device, default_stats=(info.mean, info.std)
+    )
     check_arch_fits(meta.arch, info.shape, info.num_classes)
     data = load_split(info.name, split, data_dir=data_dir)
     if n is not None:

@@ -36,7 +36,7 @@ def load_model(config: EvalConfig) -> tuple[nn.Module, dict[str, Any]]:
             )
         path = default_model_path()
     model, meta = load_checkpoint(
-        path, arch=config.arch, mean=info.mean, std=info.std, device=config.device
+        path, arch=config.arch, device=config.device, default_stats=(info.mean, info.std)
     )
     check_arch_fits(meta.arch, info.shape, info.num_classes)
     config.arch = meta.arch
