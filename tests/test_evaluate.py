@@ -13,9 +13,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from jumprelu.checkpoints import load_checkpoint
+from jumprelu.clean import predict
+from jumprelu.data import load_split
+from jumprelu.demo import default_model_path
 from jumprelu.errors import ConfigError
 from jumprelu.evaluate import EvalConfig
 from jumprelu.results import load_results
+from jumprelu.retrofit import retrofit
 from jumprelu.runs import run_evaluate
 
 ATTACKS = "fgsm,deepfool-l2"
@@ -82,6 +87,20 @@ def test_document_structure(reference: tuple[Path, dict[str, object]]) -> None:
     assert doc["provenance"]["jump0_bitwise"] is True
     for flag in doc["flags"]:  # type: ignore[attr-defined]
         assert flag["explanation"] and flag["code"]
+
+
+def test_examples_and_their_predictions(reference: tuple[Path, dict[str, object]]) -> None:
+    _, doc = reference
+    ex = doc["examples"]  # type: ignore[index]
+    data = load_split("digits", "test").take(8)
+    assert torch.equal(torch.tensor(ex["x"]), data.x) and ex["labels"] == data.y.tolist()
+    model, _ = load_checkpoint(default_model_path())
+    for clean in doc["clean"]:  # type: ignore[attr-defined]
+        jm = retrofit(model, clean["jump"])
+        assert clean["examples_pred"] == predict(jm, data.x).tolist()
+    for cell in doc["cells"]:  # type: ignore[attr-defined]
+        jm = retrofit(model, cell["jump"])
+        assert cell["examples_pred"] == predict(jm, torch.tensor(cell["examples"])).tolist()
 
 
 def test_fgsm_budget_and_numbers_recomputed(reference: tuple[Path, dict[str, object]]) -> None:

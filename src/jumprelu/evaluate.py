@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .atomic import atomic_write
 from .attacks import ATTACKS, make_attack
+from .cells import PER_SAMPLE, cell_path, load_cell, save_cell
 from .checks import sanity_flags
 from .clean import parse_jumps, predict
 from .data import DATASETS, Split
@@ -163,36 +163,6 @@ def _units(config: EvalConfig) -> list[tuple[str, str]]:
     return units
 
 
-def _cell_path(out: Path, threat: str, attack: str, jump: float) -> Path:
-    return out / "cells" / f"{threat}__{attack.replace(':', '-')}__{jump:g}.npz"
-
-
-def _save_cell(path: Path, outcome: Outcome) -> None:
-    arrays = {
-        k: getattr(outcome, k).numpy()
-        for k in ("adv_correct", "l2", "linf", "l2_rel", "linf_rel", "zero_grad")
-    }
-    arrays["examples"] = outcome.x_adv[:N_EXAMPLES].numpy()
-    arrays["info"] = np.array(
-        json.dumps({"grad_evals": outcome.grad_evals, "seconds": outcome.seconds})
-    )
-
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-
-    atomic_write(path, write)
-
-
-def _load_cell(path: Path) -> dict[str, Any] | None:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError):
-        return None
-    return data
-
-
 def _dist() -> tuple[int, int]:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
@@ -271,7 +241,7 @@ def _run_unit(
     out: Path,
     progress: Callable[[str], None] | None,
 ) -> None:
-    todo = [j for j in config.jumps if _load_cell(_cell_path(out, threat, name, j)) is None]
+    todo = [j for j in config.jumps if load_cell(cell_path(out, threat, name, j)) is None]
     if not todo:
         return
     attack_name = name.removeprefix("bpda:")
@@ -290,7 +260,7 @@ def _run_unit(
             outcome = run_attack(
                 attack, target, xs, y, batch_size=config.batch_size, bpda=name.startswith("bpda:")
             )
-        _save_cell(_cell_path(out, threat, name, jump), outcome)
+        save_cell(cell_path(out, threat, name, jump), outcome)
         log.info(
             "%s %s jump %g: accuracy %.4f",
             threat,
@@ -307,27 +277,27 @@ def _assemble(
 ) -> dict[str, Any]:
     clean, cells, ensemble = [], [], []
     std = float(np.mean(data.info.std))
+    shown = data.x[:N_EXAMPLES]
     for jump in config.jumps:
         set_jump(jm, jump)
         correct = predict(jm, data.x, batch_size=config.batch_size) == data.y
+        target, _ = attack_space(jm, shown, config.protocol)
         clean.append(
             {
                 "jump": jump,
                 "accuracy": float(correct.float().mean()),
                 "n": len(data),
                 "correct": correct,
+                "examples_pred": predict(jm, shown).tolist(),
             }
         )
         all_ok = correct.clone()
         names = []
         for threat, name in _units(config):
-            c = _load_cell(_cell_path(out, threat, name, jump))
+            c = load_cell(cell_path(out, threat, name, jump))
             if c is None:
                 raise ConfigError(f"cell {threat}/{name}/{jump:g} is missing from {out}")
-            t = {
-                k: torch.from_numpy(c[k])
-                for k in ("adv_correct", "l2", "linf", "l2_rel", "linf_rel", "zero_grad")
-            }
+            t = {k: torch.from_numpy(c[k]) for k in PER_SAMPLE}
             info = json.loads(str(c["info"]))
             adv_ok = t["adv_correct"] & correct
             metrics = summarize(
@@ -351,6 +321,7 @@ def _assemble(
                 "family": make_attack(attack_name, **settings).family,
                 "metrics": metrics.to_dict(),
                 "examples": c["examples"].tolist(),
+                "examples_pred": predict(target, torch.from_numpy(c["examples"])).tolist(),
             }
             if cell["family"] == "minimal":
                 norm = "linf" if attack_name.endswith("linf") else "l2"
@@ -390,6 +361,7 @@ def _assemble(
             "space": "normalised inputs" if config.protocol == "paper" else "[0,1] pixels",
         },
         "clean": [{k: v for k, v in c.items() if k != "correct"} for c in clean],
+        "examples": _examples(jm, data),
         "cells": cells,
         "ensemble": ensemble,
     }
@@ -397,3 +369,14 @@ def _assemble(
     if write:
         write_results(out, doc)
     return doc
+
+
+def _examples(model: nn.Module, data: Split) -> dict[str, Any]:
+    """The clean inputs behind every cell's ``examples``, with what maps them to pixels."""
+    mean, std = getattr(model, "mean", data.info.mean), getattr(model, "std", data.info.std)
+    return {
+        "x": data.x[:N_EXAMPLES].tolist(),
+        "labels": data.y[:N_EXAMPLES].tolist(),
+        "mean": [float(v) for v in mean],
+        "std": [float(v) for v in std],
+    }

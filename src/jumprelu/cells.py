@@ -1,0 +1,50 @@
+"""Storage of one evaluation cell: a (threat, attack, jump) outcome as an atomic ``.npz`` file.
+
+Each cell is written at once when it finishes, so an interrupted sweep (even ``kill -9``)
+loses no finished cell; an unreadable (half-written) file counts as missing and is redone.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .atomic import atomic_write
+from .threats import N_EXAMPLES, Outcome
+
+__all__ = ["PER_SAMPLE", "cell_path", "load_cell", "save_cell"]
+
+#: Per-sample arrays stored for every cell.
+PER_SAMPLE = ("adv_correct", "l2", "linf", "l2_rel", "linf_rel", "zero_grad")
+
+
+def cell_path(out: Path, threat: str, attack: str, jump: float) -> Path:
+    """File of one cell under the run directory ``out``."""
+    return out / "cells" / f"{threat}__{attack.replace(':', '-')}__{jump:g}.npz"
+
+
+def save_cell(path: Path, outcome: Outcome) -> None:
+    """Write ``outcome`` (per-sample arrays, the first adversarial inputs, timings) atomically."""
+    arrays = {k: getattr(outcome, k).numpy() for k in PER_SAMPLE}
+    arrays["examples"] = outcome.x_adv[:N_EXAMPLES].numpy()
+    arrays["info"] = np.array(
+        json.dumps({"grad_evals": outcome.grad_evals, "seconds": outcome.seconds})
+    )
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+
+    atomic_write(path, write)
+
+
+def load_cell(path: Path) -> dict[str, Any] | None:
+    """The arrays of a finished cell, or None when absent or unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError):
+        return None
