@@ -35,7 +35,7 @@ def main() -> None:
         dataset="digits",
         training={
             "recipe": "plain",
-            "config": vars(CONFIG) | {"milestones": list(CONFIG.milestones)},
+            "config": CONFIG.to_dict(),
             "val_accuracy": result.val_accuracy[-1],
             "test_accuracy": acc,
             "command": "python scripts/make_default_model.py",

@@ -19,6 +19,7 @@ from jumprelu.data import load_split
 from jumprelu.demo import default_model_path
 from jumprelu.errors import ConfigError
 from jumprelu.evaluate import EvalConfig
+from jumprelu.progress import Progress
 from jumprelu.results import load_results
 from jumprelu.retrofit import retrofit
 from jumprelu.runs import run_evaluate
@@ -125,15 +126,39 @@ def test_resume_recomputes_only_missing_cells(
     victims = sorted((out / "cells").iterdir())[:2]
     for v in victims:
         v.unlink()
-    done: list[str] = []
     from jumprelu.evaluate import evaluate
     from jumprelu.runs import load_data, load_model
 
     cfg = config()
     model, extra = load_model(cfg)
-    again = evaluate(cfg, model, load_data(cfg), out, progress=done.append, extra=extra)
-    assert len(done) == 2
+    seen = Recorder()
+    again = evaluate(cfg, model, load_data(cfg), out, progress=seen, extra=extra)
+    assert seen.planned == (21, 19) and len(seen.finished) == 2
+    # every started stage is advanced over all 60 examples, batch by batch
+    assert seen.steps == [60] * len(seen.started)
     assert metrics_by_cell(again) == metrics_by_cell(doc)
+
+
+class Recorder(Progress):
+    def __init__(self) -> None:
+        self.planned: tuple[int, int] = (0, 0)
+        self.started: list[str] = []
+        self.steps: list[int] = []
+        self.finished: list[str] = []
+
+    def plan(self, units: int, done: int = 0) -> None:
+        self.planned = (units, done)
+
+    def start(self, label: str, total: int) -> None:
+        assert total == 60
+        self.started.append(label)
+        self.steps.append(0)
+
+    def advance(self, steps: int) -> None:
+        self.steps[-1] += steps
+
+    def finish(self, label: str) -> None:
+        self.finished.append(label)
 
 
 def test_refuses_other_config_and_foreign_dirs(

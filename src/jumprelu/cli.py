@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .clean import CleanSweep
 from .errors import JumpReLUError
+from .progress import Progress
 
 log = logging.getLogger("jumprelu")
 
@@ -145,17 +147,32 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .runs import run_evaluate
 
     rank = _init_distributed(args.device)
-    result = run_evaluate(_eval_config(args), args.out)
+    with _bars(args, rank) as progress:
+        result = run_evaluate(_eval_config(args), args.out, progress=progress)
     if rank == 0:
         _print_results(result, args.out)
     return 0
+
+
+@contextlib.contextmanager
+def _bars(args: argparse.Namespace, rank: int = 0, unit: str = "cell") -> Iterator[Progress]:
+    """Progress bars on stderr (rank 0, a terminal, no --quiet); closed however the job ends."""
+    from .cli_progress import make_progress
+
+    step = "batch" if unit == "epoch" else "img"
+    progress = make_progress(args.quiet or rank != 0, unit, step)
+    try:
+        yield progress
+    finally:
+        progress.close()
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
     from .runs import run_tune
 
     rank = _init_distributed(args.device)
-    doc = run_tune(_eval_config(args), args.out, max_drop=args.max_drop)
+    with _bars(args, rank) as progress:
+        doc = run_tune(_eval_config(args), args.out, max_drop=args.max_drop, progress=progress)
     if rank == 0:
         t = doc["provenance"]["tuning"]
         print(
@@ -204,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"jumprelu {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = sub.add_parser(

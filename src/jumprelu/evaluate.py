@@ -14,7 +14,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from .clean import parse_jumps, predict
 from .data import DATASETS, Split
 from .errors import ConfigError
 from .metrics import robust_accuracy_curve, summarize
+from .progress import NULL_PROGRESS, Progress
 from .results import SCHEMA, SCHEMA_VERSION, provenance, tensor_sha256, write_json, write_results
 from .retrofit import retrofit, set_jump
 from .threats import (
@@ -190,7 +190,7 @@ def evaluate(
     data: Split,
     out_dir: str | Path,
     *,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress = NULL_PROGRESS,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run the grid, resuming finished cells, and write the results.
@@ -200,7 +200,7 @@ def evaluate(
         model: the trained ReLU model taking [0, 1] images (not modified).
         data: the evaluation examples (``config.n`` applied by the caller).
         out_dir: run directory (created; refused when it holds another config's results).
-        progress: called with a short label after each cell (for progress bars).
+        progress: told about every cell and batch (progress bars; see ``progress.py``).
         extra: additional provenance (checkpoint hash, tuning, ...).
 
     Returns:
@@ -220,9 +220,10 @@ def evaluate(
         jump0_ok = bool(torch.equal(jm(probe), base(probe)))
     std = float(np.mean(data.info.std))
     x, y = data.x, data.y
-    for i, (threat, name) in enumerate(_units(config)):
-        if i % world != rank:
-            continue
+    mine = [u for i, u in enumerate(_units(config)) if i % world == rank]
+    cells = [cell_path(out, t, a, j) for t, a in mine for j in config.jumps]
+    progress.plan(len(cells), done=sum(load_cell(c) is not None for c in cells))
+    for threat, name in mine:
         _run_unit(config, threat, name, jm, x, y, std, out, progress)
     if world > 1:
         torch.distributed.barrier()
@@ -239,7 +240,7 @@ def _run_unit(
     y: torch.Tensor,
     std: float,
     out: Path,
-    progress: Callable[[str], None] | None,
+    progress: Progress,
 ) -> None:
     todo = [j for j in config.jumps if load_cell(cell_path(out, threat, name, j)) is None]
     if not todo:
@@ -250,15 +251,25 @@ def _run_unit(
     crafted: Outcome | None = None
     if threat == "gray":
         set_jump(jm, 0.0)
-        crafted = run_attack(attack, target, xs, y, batch_size=config.batch_size)
+        progress.start(f"{threat}/{name} crafting at jump 0", len(xs))
+        crafted = run_attack(
+            attack, target, xs, y, batch_size=config.batch_size, on_batch=progress.advance
+        )
     for jump in todo:
         set_jump(jm, jump)
         if crafted is not None:
             adv_ok = predict(target, crafted.x_adv, batch_size=config.batch_size) == y
             outcome = dataclasses.replace(crafted, adv_correct=adv_ok)
         else:
+            progress.start(f"{threat}/{name} jump {jump:g}", len(xs))
             outcome = run_attack(
-                attack, target, xs, y, batch_size=config.batch_size, bpda=name.startswith("bpda:")
+                attack,
+                target,
+                xs,
+                y,
+                batch_size=config.batch_size,
+                bpda=name.startswith("bpda:"),
+                on_batch=progress.advance,
             )
         save_cell(cell_path(out, threat, name, jump), outcome)
         log.info(
@@ -268,8 +279,7 @@ def _run_unit(
             jump,
             float(outcome.adv_correct.float().mean()),
         )
-        if progress:
-            progress(f"{threat}/{name}/{jump:g}")
+        progress.finish(f"{threat}/{name}/{jump:g}")
 
 
 def _assemble(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from .demo import default_model_path
 from .errors import ConfigError
 from .evaluate import EvalConfig, evaluate
 from .models import check_arch_fits
+from .progress import NULL_PROGRESS, Progress
 from .results import file_sha256
 from .tuning import tune
 
@@ -58,7 +58,7 @@ def load_data(config: EvalConfig, split: str | None = None) -> Split:
 
 
 def run_evaluate(
-    config: EvalConfig, out_dir: str | Path, progress: Callable[[str], None] | None = None
+    config: EvalConfig, out_dir: str | Path, progress: Progress = NULL_PROGRESS
 ) -> dict[str, Any]:
     """Evaluate the configured model over the grid; write ``out_dir/results.json``."""
     config.validate()
@@ -73,7 +73,7 @@ def run_tune(
     *,
     max_drop: float = 0.01,
     val_size: int | float | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress = NULL_PROGRESS,
 ) -> dict[str, Any]:
     """Choose the jump on a validation split, then evaluate jump 0 and the choice on test.
 

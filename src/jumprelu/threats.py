@@ -14,6 +14,7 @@ max, as the JumpReLU paper's code does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -92,6 +93,7 @@ def run_attack(
     batch_size: int,
     evaluate_on: nn.Module | None = None,
     bpda: bool = False,
+    on_batch: Callable[[int], None] | None = None,
 ) -> Outcome:
     """Run ``attack`` batch by batch and evaluate its inputs.
 
@@ -103,6 +105,7 @@ def run_attack(
         batch_size: examples per attack call (the paper protocol's bounds are per batch).
         evaluate_on: the module whose predictions count (default: ``model``).
         bpda: attack with straight-through JumpReLU gradients (restored afterwards).
+        on_batch: called with the batch size after each batch (progress bars).
 
     Returns:
         The ``Outcome``.
@@ -116,6 +119,8 @@ def run_attack(
             parts.append(
                 attack(model, x[i : i + batch_size].to(dev), y[i : i + batch_size].to(dev))
             )
+            if on_batch is not None:
+                on_batch(len(parts[-1].success))
     finally:
         if bpda:
             set_gradient(model, "exact")

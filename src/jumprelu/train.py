@@ -1,80 +1,108 @@
-"""Plain supervised training with SGD and a step learning-rate schedule.
+"""Supervised training: SGD with momentum, a step schedule, augmentation, adversarial batches.
 
-A minimal trainer used to build the embedded default model; adversarial training and
-checkpoint-per-epoch resume build on it.
+``train`` trains a model in place on tensors, optionally writing a resume state after every
+epoch (``train_state``) and continuing from one bit-identically: the same seed gives the same
+data order, augmentation, dropout masks and PGD starts whether or not the run was interrupted.
+``run_training`` (in ``train_job``) builds the model and data and writes checkpoints around it.
+The library never prints; progress goes to an optional callback and to ``logging``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import math
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .advtrain import adversarial_mix, pixel_radius
+from .augment import random_crop_flip
+from .clean import predict
 from .data import Split
+from .devices import resolve_device
 from .errors import ConfigError
+from .train_config import TrainConfig, paper_recipe
+from .train_state import open_resume, restore_train_state, save_train_state
 
-__all__ = ["TrainConfig", "TrainResult", "train"]
+__all__ = ["TrainConfig", "TrainProgress", "TrainResult", "paper_recipe", "train"]
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class TrainConfig:
-    """Settings of ``train``.
+@dataclass(frozen=True)
+class TrainProgress:
+    """One progress event, passed to the ``progress`` callback.
 
     Attributes:
-        epochs: passes over the training split (> 0).
-        lr: initial learning rate (> 0).
-        momentum: SGD momentum.
-        weight_decay: L2 penalty.
-        batch_size: examples per step.
-        milestones: epochs at which the learning rate is multiplied by ``gamma``.
-        gamma: learning-rate decay factor.
-        seed: seeds initialisation-independent randomness (data order, dropout).
+        kind: "batch" (after every optimiser step) or "epoch" (after validation and saving).
+        epoch: the current epoch, 1-based.
+        epochs: epochs of the whole run.
+        batch: batches done in this epoch (``batches`` for epoch events).
+        batches: batches per epoch.
+        loss: the batch's mean loss, or the epoch's mean training loss.
+        lr: the learning rate used in this epoch.
+        adv_examples: adversarial examples in the batch (summed over the epoch for epoch events).
+        val_accuracy: validation accuracy (epoch events with a validation split), else None.
+        seconds: the epoch's wall time so far.
     """
 
-    epochs: int = 10
-    lr: float = 0.02
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    batch_size: int = 128
-    milestones: tuple[int, ...] = ()
-    gamma: float = 0.2
-    seed: int = 0
-
-    def validate(self) -> None:
-        """Raise ConfigError for out-of-range settings."""
-        if self.epochs <= 0:
-            raise ConfigError(f"epochs must be > 0, got {self.epochs}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ConfigError(f"learning rate must be > 0, got {self.lr}")
-        if self.batch_size <= 0:
-            raise ConfigError(f"batch size must be > 0, got {self.batch_size}")
+    kind: str
+    epoch: int
+    epochs: int
+    batch: int
+    batches: int
+    loss: float
+    lr: float
+    adv_examples: int = 0
+    val_accuracy: float | None = None
+    seconds: float = 0.0
 
 
 @dataclass
 class TrainResult:
-    """What ``train`` measured, one entry per epoch."""
+    """What a training run measured, one list entry per epoch (restored ones included).
+
+    Attributes:
+        train_loss: mean training loss (over clean and adversarial examples alike).
+        val_accuracy: validation accuracy (empty without a validation split).
+        epoch_seconds: wall time of each epoch.
+        seconds: wall time of this call (a resumed run counts only its own part).
+        start_epoch: epochs restored from a resume state (0 for a fresh run).
+        final_path: the final checkpoint (set by ``run_training``).
+        test_accuracy: test accuracy of the final model (set by ``run_training`` when asked).
+    """
 
     train_loss: list[float] = field(default_factory=list)
     val_accuracy: list[float] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    start_epoch: int = 0
+    final_path: Path | None = None
+    test_accuracy: float | None = None
+
+    def history(self) -> dict[str, list[float]]:
+        """The per-epoch lists by name (what a resume state stores)."""
+        return {
+            "train_loss": self.train_loss,
+            "val_accuracy": self.val_accuracy,
+            "epoch_seconds": self.epoch_seconds,
+        }
 
 
-@torch.no_grad()
-def _accuracy(model: nn.Module, split: Split, device: torch.device, batch_size: int) -> float:
-    model.eval()
-    correct = 0
-    for start in range(0, len(split), batch_size):
-        x = split.x[start : start + batch_size].to(device)
-        y = split.y[start : start + batch_size].to(device)
-        correct += int((model(x).argmax(1) == y).sum())
-    return correct / max(len(split), 1)
+Progress = Callable[[TrainProgress], None]
+
+
+def split_accuracy(model: nn.Module, split: Split, batch_size: int = 1000) -> float:
+    """Top-1 accuracy of ``model`` (evaluated in eval mode) on a split."""
+    if len(split) == 0:
+        return 0.0
+    return int((predict(model, split.x, batch_size=batch_size) == split.y).sum()) / len(split)
 
 
 def train(
@@ -84,63 +112,165 @@ def train(
     config: TrainConfig | None = None,
     *,
     device: str | torch.device = "cpu",
+    progress: Progress | None = None,
+    state_file: str | Path | None = None,
+    resume: bool = False,
+    identity: Mapping[str, Any] | None = None,
+    on_epoch: Callable[[int, TrainResult], None] | None = None,
 ) -> TrainResult:
-    """Train ``model`` in place with SGD and cross-entropy.
+    """Train ``model`` in place with SGD and cross-entropy; it ends in eval mode.
+
+    Every setting is checked before the first step. Per batch: shuffle (seeded), augment
+    (if asked), replace a fraction by adversarial examples (if asked), one SGD step; per epoch:
+    the learning-rate schedule, validation, ``on_epoch``, then the resume state.
 
     Args:
-        model: the network (taking [0,1] images); moved to ``device``.
+        model: the network, taking [0, 1] images (a ``NormalizedModel`` for eps in normalised
+            units); moved to ``device``.
         train_split: training data.
         val_split: validation data, evaluated after every epoch when given.
         config: training settings (defaults to ``TrainConfig()``).
         device: where to train.
+        progress: called with a ``TrainProgress`` after every batch and every epoch.
+        state_file: where to write the resume state after every epoch (atomically).
+        resume: continue from ``state_file`` (which must exist and match the settings).
+        identity: extra settings a resume must match (e.g. arch and dataset; plain values).
+        on_epoch: called with ``(epoch, result)`` after each epoch, before the resume state is
+            written (``run_training`` writes its per-epoch checkpoint here).
 
     Returns:
-        Per-epoch mean training loss and validation accuracy.
+        The per-epoch history (restored epochs included) and this call's wall time.
+
+    Raises:
+        ConfigError: invalid settings, an empty training split, normalised eps units without a
+            ``NormalizedModel``, ``resume`` without a state, a state made with other settings
+            (naming them) or already past ``config.epochs``.
+        CheckpointError: an unreadable or unfitting resume state, or a failed write.
     """
     config = config or TrainConfig()
     config.validate()
-    dev = torch.device(device)
+    dev = resolve_device(device)
+    if len(train_split) == 0:
+        raise ConfigError("the training split is empty")
+    key = {**config.resume_key(), **(identity or {})}
+    saved = open_resume(state_file, key, config.epochs) if resume else None
+    if not resume and state_file is not None and Path(state_file).exists():
+        log.warning("starting afresh: %s will be overwritten", state_file)
+    eps = step = None
+    if config.adv != "none":
+        eps = pixel_radius(model, config.adv_eps, config.eps_units, dev)
+        if config.pgd_step_size is not None:
+            step = pixel_radius(model, config.pgd_step_size, config.eps_units, dev)
     model.to(dev)
     opt = torch.optim.SGD(
-        model.parameters(),
-        lr=config.lr,
-        momentum=config.momentum,
-        weight_decay=config.weight_decay,
+        model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
     )
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(config.milestones), config.gamma)
-    gen = torch.Generator().manual_seed(config.seed)
+    gens = {
+        "data": torch.Generator().manual_seed(config.seed),
+        "aug": torch.Generator().manual_seed(config.seed + 1),
+    }
     result, start = TrainResult(), time.perf_counter()
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=_cuda_devices(dev)):
         torch.manual_seed(config.seed)  # dropout and other global randomness, restored after
-        for epoch in range(config.epochs):
-            _epoch(model, train_split, opt, gen, config.batch_size, dev, result)
+        if saved is not None:
+            restore_train_state(
+                saved, model=model, optimizer=opt, scheduler=sched, generators=gens, device=dev
+            )
+            for name, values in result.history().items():
+                values.extend(saved.history.get(name, []))
+            result.start_epoch = saved.epoch
+            log.info("resuming from %s after epoch %d", state_file, saved.epoch)
+        xs, ys = train_split.x.to(dev), train_split.y.to(dev)
+        for epoch in range(result.start_epoch, config.epochs):
+            t0 = time.perf_counter()
+            lr = float(opt.param_groups[0]["lr"])
+            loss, n_adv = _epoch(model, xs, ys, opt, gens, config, eps, step, epoch, progress, t0)
             sched.step()
+            result.train_loss.append(loss)
             if val_split is not None:
-                result.val_accuracy.append(_accuracy(model, val_split, dev, 1000))
-            log.info("epoch %d loss %.4f", epoch + 1, result.train_loss[-1])
+                result.val_accuracy.append(split_accuracy(model, val_split))
+            result.epoch_seconds.append(time.perf_counter() - t0)
+            if on_epoch is not None:
+                on_epoch(epoch + 1, result)
+            if state_file is not None:
+                save_train_state(
+                    state_file,
+                    epoch=epoch + 1,
+                    key=key,
+                    model=model,
+                    optimizer=opt,
+                    scheduler=sched,
+                    generators=gens,
+                    history=result.history(),
+                    device=dev,
+                )
+            val = result.val_accuracy[-1] if val_split is not None else None
+            log.info("epoch %d/%d loss %.4f val %s", epoch + 1, config.epochs, loss, val)
+            if progress is not None:
+                nb = -(-len(xs) // config.batch_size)
+                event = TrainProgress("epoch", epoch + 1, config.epochs, nb, nb, loss, lr)
+                progress(_with(event, n_adv, val, result.epoch_seconds[-1]))
     model.eval()
     result.seconds = time.perf_counter() - start
     return result
 
 
+def _cuda_devices(dev: torch.device) -> list[int]:
+    if dev.type != "cuda":
+        return []
+    return [dev.index if dev.index is not None else torch.cuda.current_device()]
+
+
+def _with(event: TrainProgress, adv: int, val: float | None, seconds: float) -> TrainProgress:
+    return dataclasses.replace(event, adv_examples=adv, val_accuracy=val, seconds=seconds)
+
+
 def _epoch(
     model: nn.Module,
-    split: Split,
+    xs: torch.Tensor,
+    ys: torch.Tensor,
     opt: torch.optim.Optimizer,
-    gen: torch.Generator,
-    batch_size: int,
-    dev: torch.device,
-    result: TrainResult,
-) -> None:
+    gens: dict[str, torch.Generator],
+    config: TrainConfig,
+    eps: torch.Tensor | None,
+    step: torch.Tensor | None,
+    epoch: int,
+    progress: Progress | None,
+    t0: float,
+) -> tuple[float, int]:
+    """One pass over the data; returns the mean loss and the adversarial examples used."""
     model.train()
-    order = torch.randperm(len(split), generator=gen)
-    total, seen = 0.0, 0
-    for i in range(0, len(order), batch_size):
-        idx = order[i : i + batch_size]
-        x, y = split.x[idx].to(dev), split.y[idx].to(dev)
+    order = torch.randperm(len(ys), generator=gens["data"])
+    total, seen, n_adv = 0.0, 0, 0
+    batches, lr = -(-len(order) // config.batch_size), float(opt.param_groups[0]["lr"])
+    for b, i in enumerate(range(0, len(order), config.batch_size)):
+        idx = order[i : i + config.batch_size].to(xs.device)
+        x, y = xs[idx], ys[idx]
+        if config.augment:
+            x = random_crop_flip(x, gens["aug"])
+        k = 0
+        if eps is not None:
+            x, k = adversarial_mix(
+                model,
+                x,
+                y,
+                method=config.adv,
+                ratio=config.adv_ratio,
+                eps=eps,
+                steps=config.pgd_steps,
+                step_size=step,
+                random_start=config.pgd_random_start,
+                gen=gens["aug"],
+            )
+            n_adv += k
         loss = F.cross_entropy(model(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[no-untyped-call]
         opt.step()
-        total, seen = total + float(loss.detach()) * len(idx), seen + len(idx)
-    result.train_loss.append(total / seen)
+        value = float(loss.detach())
+        total, seen = total + value * len(idx), seen + len(idx)
+        if progress is not None:
+            event = TrainProgress("batch", epoch + 1, config.epochs, b + 1, batches, value, lr)
+            progress(_with(event, k, None, time.perf_counter() - t0))
+    return total / seen, n_adv

@@ -1,0 +1,106 @@
+"""Render a run's ``results.json`` as a self-contained HTML page and a Markdown file.
+
+``render_report(run_dir)`` writes ``report.html`` (images embedded as data URIs, no external
+resources) and ``report.md`` (charts in ``report_files/``, linked relatively) next to the
+results: sanity flags first, then the accuracy overview, charts against the jump and against
+epsilon, one table per threat model with its averaging conventions and attack settings, the
+adversarial examples, and the config, seed, versions and hashes. Nothing is printed; the files
+are written all together or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .content import Report, build_report
+from .html import render_html
+from .load import ReportError, load_run, results_path
+from .markdown import ASSET_DIR, asset_name, render_markdown
+from .write import write_all
+
+__all__ = [
+    "ASSET_DIR",
+    "FORMATS",
+    "Report",
+    "ReportError",
+    "ReportFiles",
+    "build_report",
+    "load_run",
+    "render_html",
+    "render_markdown",
+    "render_report",
+]
+
+log = logging.getLogger(__name__)
+
+#: Output formats: ``html`` -> ``report.html``, ``md`` -> ``report.md`` + ``report_files/``.
+FORMATS = ("html", "md")
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """What ``render_report`` wrote.
+
+    Attributes:
+        html: ``report.html`` (None when not requested).
+        markdown: ``report.md`` (None when not requested).
+        assets: the PNG files ``report.md`` links to.
+        flags: number of sanity flags in the results.
+    """
+
+    html: Path | None
+    markdown: Path | None
+    assets: tuple[Path, ...]
+    flags: int
+
+
+def render_report(
+    run_dir: str | Path,
+    *,
+    formats: Sequence[str] = FORMATS,
+    out_dir: str | Path | None = None,
+) -> ReportFiles:
+    """Render the report of an evaluation run.
+
+    Args:
+        run_dir: the run directory (or its ``results.json``).
+        formats: any of "html" and "md".
+        out_dir: where to write (default: the directory holding ``results.json``).
+
+    Returns:
+        The files written.
+
+    Raises:
+        ReportError: no results, another schema or version, an unknown format, or the report
+            cannot be written (then nothing was written).
+    """
+    wanted = list(dict.fromkeys(formats))
+    unknown = [f for f in wanted if f not in FORMATS]
+    if unknown or not wanted:
+        raise ReportError(
+            f"unknown report format {', '.join(map(repr, unknown)) or '(none given)'}; "
+            f"known: {', '.join(FORMATS)}"
+        )
+    source = results_path(run_dir)
+    doc = load_run(source)
+    out = Path(out_dir) if out_dir is not None else source.parent
+    report = build_report(doc)
+    files: dict[str, bytes] = {}
+    folders: dict[str, dict[str, bytes]] = {}
+    if "md" in wanted:
+        files["report.md"] = render_markdown(report).encode("utf-8")
+        folders[ASSET_DIR] = {asset_name(p): p.png for p in (*report.plots, *report.examples)}
+    if "html" in wanted:
+        files["report.html"] = render_html(report).encode("utf-8")
+    write_all(out, files, folders)
+    log.info("report of %s written to %s (%s)", source, out, ", ".join(wanted))
+    assets = sorted(out / ASSET_DIR / name for name in folders.get(ASSET_DIR, {}))
+    return ReportFiles(
+        html=out / "report.html" if "html" in wanted else None,
+        markdown=out / "report.md" if "md" in wanted else None,
+        assets=tuple(assets),
+        flags=sum(len(g.hits) for g in report.flags),
+    )

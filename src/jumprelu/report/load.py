@@ -1,0 +1,168 @@
+"""Read and validate a run's ``results.json`` for the report; helpers shared by the renderers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import JumpReLUError
+from ..results import load_results
+
+__all__ = [
+    "THREAT_LABELS",
+    "Doc",
+    "ReportError",
+    "base_attack",
+    "cell_index",
+    "chosen_jump",
+    "fmt_jump",
+    "jumps",
+    "load_run",
+    "results_path",
+    "threats",
+    "units",
+]
+
+#: A results document (docs/results-schema.md), as read from JSON.
+Doc = dict[str, Any]
+
+#: Display names of the threat models.
+THREAT_LABELS = {"white": "White-box", "gray": "Gray-box", "adaptive": "Adaptive"}
+
+_TOP = ("config", "provenance", "conventions", "clean", "cells", "ensemble", "flags")
+_CELL = ("threat", "attack", "jump", "family", "settings", "metrics")
+_METRICS = (
+    "n",
+    "clean_accuracy",
+    "adv_accuracy",
+    "success_rate",
+    "rho2_all",
+    "rhoinf_all",
+    "rho2_success",
+    "rhoinf_success",
+    "l2_success",
+    "linf_success",
+    "zero_grad_fraction",
+    "grad_evals",
+    "seconds",
+)
+
+
+class ReportError(JumpReLUError):
+    """A report cannot be made: no results, another schema, or a malformed document."""
+
+
+def results_path(run: str | Path) -> Path:
+    """The ``results.json`` of a run directory (or the file itself when given one).
+
+    Args:
+        run: a run directory or a ``results.json`` path.
+
+    Returns:
+        The path of the results document.
+    """
+    p = Path(run)
+    return p if p.suffix == ".json" else p / "results.json"
+
+
+def _need(obj: Any, keys: tuple[str, ...], where: str, path: Path) -> None:
+    if not isinstance(obj, Mapping):
+        raise ReportError(f"{path}: {where} is not an object")
+    missing = [k for k in keys if k not in obj]
+    if missing:
+        raise ReportError(f"{path}: {where} lacks {', '.join(repr(k) for k in missing)}")
+
+
+def load_run(run: str | Path) -> Doc:
+    """Load a run's results and check that it holds everything the report shows.
+
+    Args:
+        run: a run directory or its ``results.json``.
+
+    Returns:
+        The results document.
+
+    Raises:
+        ReportError: missing file, invalid JSON, another schema or version, missing fields.
+    """
+    path = results_path(run)
+    try:
+        doc = load_results(path)
+    except ReportError:
+        raise
+    except JumpReLUError as exc:
+        raise ReportError(str(exc)) from exc
+    _need(doc, _TOP, "the document", path)
+    for key in ("clean", "cells", "ensemble", "flags"):
+        if not isinstance(doc[key], list):
+            raise ReportError(f"{path}: {key!r} is not a list")
+    if not doc["cells"]:
+        raise ReportError(f"{path}: the results hold no cells")
+    for i, cell in enumerate(doc["cells"]):
+        _need(cell, _CELL, f"cell {i}", path)
+        _need(cell["metrics"], _METRICS, f"cell {i} metrics", path)
+    for i, row in enumerate(doc["clean"]):
+        _need(row, ("jump", "accuracy", "n"), f"clean row {i}", path)
+    for i, row in enumerate(doc["ensemble"]):
+        _need(row, ("jump", "adv_accuracy", "n"), f"ensemble row {i}", path)
+    for i, flag in enumerate(doc["flags"]):
+        _need(flag, ("code", "where", "message", "explanation"), f"flag {i}", path)
+    return doc
+
+
+def threats(doc: Doc) -> list[str]:
+    """Threat models present in the cells, in the config's order."""
+    seen = {c["threat"] for c in doc["cells"]}
+    order = [t for t in doc["config"].get("threats", []) if t in seen]
+    return order + sorted(seen - set(order))
+
+
+def units(doc: Doc, threat: str | None = None) -> list[tuple[str, str]]:
+    """``(threat, attack)`` pairs in the order the cells first list them.
+
+    Args:
+        doc: the results document.
+        threat: only this threat model.
+
+    Returns:
+        The pairs, grouped by threat in ``threats(doc)`` order.
+    """
+    found: list[tuple[str, str]] = []
+    for c in doc["cells"]:
+        key = (c["threat"], c["attack"])
+        if key not in found:
+            found.append(key)
+    rank = {t: i for i, t in enumerate(threats(doc))}
+    found.sort(key=lambda u: rank[u[0]])
+    return [u for u in found if threat is None or u[0] == threat]
+
+
+def jumps(doc: Doc) -> list[float]:
+    """The evaluated jumps, ascending."""
+    return sorted(
+        {float(c["jump"]) for c in doc["cells"]} | {float(c["jump"]) for c in doc["clean"]}
+    )
+
+
+def cell_index(doc: Doc) -> dict[tuple[str, str, float], dict[str, Any]]:
+    """Cells keyed by ``(threat, attack, jump)``."""
+    return {(c["threat"], c["attack"], float(c["jump"])): c for c in doc["cells"]}
+
+
+def base_attack(attack: str) -> str:
+    """The attack's name without the ``bpda:`` prefix of adaptive straight-through attacks."""
+    return attack.removeprefix("bpda:")
+
+
+def chosen_jump(doc: Doc) -> float | None:
+    """The jump ``jumprelu tune`` chose (``provenance.tuning.jump``), or None."""
+    tuning = doc["provenance"].get("tuning")
+    if isinstance(tuning, Mapping) and isinstance(tuning.get("jump"), int | float):
+        return float(tuning["jump"])
+    return None
+
+
+def fmt_jump(jump: float) -> str:
+    """A jump as displayed everywhere in the report."""
+    return f"{jump:g}"

@@ -1,0 +1,220 @@
+"""The report's charts, drawn with matplotlib's Agg canvas (no pyplot) into PNG bytes."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import matplotlib as mpl
+from matplotlib.lines import Line2D
+
+from .figures import (
+    Plot,
+    chosen_line,
+    figure_png,
+    legend_below,
+    new_figure,
+    panels,
+    style_axes,
+    threat_handles,
+)
+from .load import THREAT_LABELS, Doc, base_attack, cell_index, chosen_jump, fmt_jump, jumps, units
+from .theme import CLEAN, ENSEMBLE, MARKERS, RHO, THREAT_DASHES, threat_color
+
+__all__ = ["build_plots"]
+
+
+def _accuracy_plot(doc: Doc) -> Plot:
+    cells, js, chosen = cell_index(doc), jumps(doc), chosen_jump(doc)
+    attacks = list(dict.fromkeys(base_attack(a) for _, a in units(doc)))
+    clean = {float(c["jump"]): 100 * c["accuracy"] for c in doc["clean"]}
+    ens = {float(e["jump"]): 100 * e["adv_accuracy"] for e in doc["ensemble"]}
+    seen: list[str] = []
+    with new_figure(4.0 * min(3, len(attacks)), 0.6 + 3.0 * math.ceil(len(attacks) / 3)) as fig:
+        for ax, name in zip(panels(fig, len(attacks), 3), attacks, strict=True):
+            ax.plot(list(clean), list(clean.values()), color=CLEAN, lw=1.2, marker=".")
+            ax.plot(list(ens), list(ens.values()), color=ENSEMBLE, lw=2.2, ls=":", marker=".")
+            for t, a in units(doc):
+                if base_attack(a) != name:
+                    continue
+                pts = [
+                    (j, 100 * cells[(t, a, j)]["metrics"]["adv_accuracy"])
+                    for j in js
+                    if (t, a, j) in cells
+                ]
+                ax.plot(
+                    *zip(*pts, strict=True),
+                    color=threat_color(t),
+                    ls=THREAT_DASHES.get(t, "-"),
+                    lw=1.8,
+                    marker="o",
+                    ms=4,
+                )
+                seen += [t] if t not in seen else []
+            chosen_line(ax, chosen)
+            ax.set(title=name, xlabel="jump", ylabel="accuracy (%)", ylim=(-3, 103))
+        handles = [
+            Line2D([], [], color=CLEAN, lw=1.2, marker=".", label="clean"),
+            *threat_handles(seen),
+            Line2D([], [], color=ENSEMBLE, lw=2.2, ls=":", label="ensemble (worst case)"),
+        ]
+        legend_below(fig, handles, len(handles))
+        png = figure_png(fig)
+    return Plot(
+        "accuracy-vs-jump",
+        "Accuracy against the jump, per attack and threat model",
+        "Clean accuracy and accuracy under each attack (all n points, %) against the jump; one "
+        "panel per attack with white-box, gray-box and adaptive (BPDA or gradient-free) lines; "
+        "the ensemble is the per-sample worst case over every attack and threat model.",
+        png,
+    )
+
+
+def _rho_plot(doc: Doc) -> Plot | None:
+    cells, js, chosen = cell_index(doc), jumps(doc), chosen_jump(doc)
+    us = units(doc)
+    attacks = list(dict.fromkeys(base_attack(a) for _, a in us))
+    marker = {a: MARKERS[i % len(MARKERS)] for i, a in enumerate(attacks)}
+    drawn = False
+    with new_figure(11.0, 4.0) as fig:
+        axes = panels(fig, 2, 2)
+        labels = (r"$\rho_2$", r"$\rho_\infty$")
+        for ax, key, label in zip(axes, ("rho2_all", "rhoinf_all"), labels, strict=True):
+            for t, a in us:
+                pts = [
+                    (j, cells[(t, a, j)]["metrics"][key])
+                    for j in js
+                    if (t, a, j) in cells and cells[(t, a, j)]["metrics"][key] is not None
+                ]
+                if pts:
+                    drawn = True
+                    ax.plot(
+                        *zip(*pts, strict=True),
+                        color=threat_color(t),
+                        ls=THREAT_DASHES.get(t, "-"),
+                        marker=marker[base_attack(a)],
+                        ms=5,
+                    )
+            chosen_line(ax, chosen)
+            ax.set(
+                title=f"mean relative perturbation {label} (all points)",
+                xlabel="jump",
+                ylabel=label,
+            )
+        handles = threat_handles([t for t in THREAT_LABELS if any(u[0] == t for u in us)])
+        handles += [
+            Line2D([], [], color="#444444", ls="", marker=marker[a], label=a) for a in attacks
+        ]
+        legend_below(fig, handles, len(handles))
+        png = figure_png(fig)
+    if not drawn:
+        return None
+    return Plot(
+        "rho-vs-jump",
+        "Mean relative perturbation against the jump",
+        f"{RHO}_p = mean over all n points of ‖x_adv - x‖_p / ‖x‖_p, unchanged points counting "
+        "as 0 (the paper's convention); colour and line style: threat model; marker: attack. "
+        "Fixed-budget attacks are capped by their budget.",
+        png,
+    )
+
+
+def _curve_plot(doc: Doc) -> Plot | None:
+    curved = [c for c in doc["cells"] if isinstance(c.get("curve"), Mapping)]
+    if not curved:
+        return None
+    pairs = list(dict.fromkeys((c["threat"], c["attack"]) for c in curved))
+    js, chosen = jumps(doc), chosen_jump(doc)
+    cmap = mpl.colormaps["viridis"]
+    colour = {j: cmap(0.85 * i / max(1, len(js) - 1)) for i, j in enumerate(js)}
+    ncols = min(3, len(pairs))
+    with new_figure(4.0 * ncols, 0.6 + 3.0 * math.ceil(len(pairs) / ncols)) as fig:
+        for ax, (t, a) in zip(panels(fig, len(pairs), ncols), pairs, strict=True):
+            norm = "l2"
+            for c in curved:
+                if (c["threat"], c["attack"]) != (t, a):
+                    continue
+                curve: dict[str, Any] = c["curve"]
+                norm = curve.get("norm", norm)
+                pts = [(float(e), 100 * float(v)) for e, v in curve["points"]]
+                if pts:
+                    j = float(c["jump"])
+                    ax.plot(
+                        *zip(*pts, strict=True),
+                        color=colour[j],
+                        marker=".",
+                        lw=2.6 if j == chosen else 1.5,
+                    )
+            ax.set_title(f"{THREAT_LABELS.get(t, t)}: {a}", color=threat_color(t))
+            sub = "2" if norm == "l2" else r"\infty"
+            ax.set(
+                xlabel=rf"$\varepsilon$ ($\|\delta\|_{{{sub}}}$)",
+                ylabel="robust accuracy (%)",
+                ylim=(-3, 103),
+            )
+        handles = [
+            Line2D(
+                [],
+                [],
+                color=colour[j],
+                lw=2.6 if j == chosen else 1.5,
+                label=f"jump {fmt_jump(j)}" + (" (chosen)" if j == chosen else ""),
+            )
+            for j in js
+        ]
+        legend_below(fig, handles, len(handles))
+        png = figure_png(fig)
+    space = doc["conventions"].get("space", "the attacked space")
+    return Plot(
+        "robust-accuracy-vs-eps",
+        "Robust accuracy against ε from the minimal-perturbation attacks",
+        "A point counts as robust at ε when it is classified correctly and the attack found no "
+        f"adversarial input within norm ε (units: {space}); an upper bound on the true robust "
+        "accuracy. Points at the 0, 10, ..., 100 % quantiles of the found norms.",
+        png,
+    )
+
+
+def _tuning_plot(doc: Doc) -> Plot | None:
+    tuning = doc["provenance"].get("tuning")
+    if not isinstance(tuning, Mapping) or not tuning.get("rows") or "jump" not in tuning["rows"][0]:
+        return None
+    rows = tuning["rows"]
+    floor = 100 * (float(tuning["baseline_accuracy"]) - float(tuning["max_drop"]))
+    with new_figure(5.5, 3.4) as fig:
+        ax = fig.subplots()
+        style_axes(ax)
+        ax.plot(
+            [r["jump"] for r in rows],
+            [100 * r["accuracy"] for r in rows],
+            color=CLEAN,
+            marker="o",
+            label="validation accuracy",
+        )
+        ax.axhline(floor, color="#B22222", ls="--", lw=1, label="admissible above")
+        chosen_line(ax, chosen_jump(doc))
+        ax.set(xlabel="jump", ylabel="accuracy (%)", title="Jump selection (validation split)")
+        ax.legend(loc="lower left", frameon=False, fontsize=8)
+        png = figure_png(fig)
+    return Plot(
+        "tuning",
+        "Jump selection on validation data",
+        "Validation accuracy per candidate jump; a jump is admissible when its drop from jump 0 "
+        "is within the budget (dashed line). The test numbers were computed after the choice.",
+        png,
+    )
+
+
+def build_plots(doc: Doc) -> list[Plot]:
+    """Every chart of the report, in display order.
+
+    Args:
+        doc: a validated results document.
+
+    Returns:
+        Accuracy and rho against the jump, robust accuracy against eps (when a minimal attack
+        ran) and the jump selection (tuned runs).
+    """
+    plots = [_accuracy_plot(doc), _rho_plot(doc), _curve_plot(doc), _tuning_plot(doc)]
+    return [p for p in plots if p is not None]

@@ -1,0 +1,96 @@
+"""Tables of how the numbers were obtained: attack settings and the jump selection."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from .. import __version__
+from ..attacks import describe_attacks
+from .load import Doc, base_attack, fmt_jump
+from .tables import CHOSEN, MISSING, Table, fmt_cell, fmt_settings, pct
+
+__all__ = ["settings_table", "tuning_table"]
+
+
+def settings_table(doc: Doc) -> Table:
+    """Each attack's recorded settings, the threat models it ran under, and its defaults."""
+    defaults = {name: d for name, _, d in describe_attacks()}
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for c in doc["cells"]:
+        name = base_attack(c["attack"])
+        key = (name, json.dumps(c["settings"], sort_keys=True))
+        g = groups.setdefault(
+            key, {"family": c["family"], "threats": [], "settings": c["settings"]}
+        )
+        label = c["threat"] + (" (BPDA)" if c["attack"].startswith("bpda:") else "")
+        if label not in g["threats"]:
+            g["threats"].append(label)
+    rows = []
+    for (name, _), g in groups.items():
+        other = {k: v for k, v in defaults.get(name, {}).items() if k not in g["settings"]}
+        rows.append(
+            (
+                name,
+                g["family"],
+                ", ".join(g["threats"]),
+                fmt_settings(g["settings"]),
+                fmt_settings(other) if other else MISSING,
+            )
+        )
+    return Table(
+        key="settings",
+        title="Attack settings",
+        header=("attack", "family", "threat models", "recorded settings", "other settings"),
+        rows=tuple(rows),
+        notes=(
+            "Recorded settings are those in results.json, in units of the attacked space; "
+            f"other settings are the attack's defaults in jumprelu {__version__}.",
+        ),
+        labels=5,
+    )
+
+
+def tuning_table(doc: Doc) -> Table | None:
+    """The candidates ``jumprelu tune`` tried on validation data (None for untuned runs)."""
+    tuning = doc["provenance"].get("tuning")
+    if not isinstance(tuning, Mapping) or not tuning.get("rows"):
+        return None
+    max_drop = float(tuning.get("max_drop", 0.0))
+    by = "quantile" if "quantile" in tuning["rows"][0] else "jump"
+    rows, marked = [], set()
+    pick = tuning.get("quantile") if by == "quantile" else tuning.get("jump")
+    for i, r in enumerate(tuning["rows"]):
+        ok = r["drop"] <= max_drop + 1e-12
+        rows.append(
+            (
+                fmt_jump(r[by]) + (CHOSEN if r[by] == pick else ""),
+                pct(r["accuracy"]),
+                pct(r["drop"]),
+                "yes" if ok else "no",
+                fmt_cell(r.get("robust"), "num"),
+            )
+        )
+        if r[by] == pick:
+            marked.add(i)
+    chosen = MISSING if pick is None else fmt_jump(pick)
+    return Table(
+        key="tuning",
+        title="Jump selection on validation data",
+        header=(by, "val accuracy %", "drop (points)", "admissible", "robustness"),
+        rows=tuple(rows),
+        notes=(
+            f"tune chose {by} {chosen}: "
+            + (
+                f"the admissible {by} with the highest {tuning['metric']}"
+                if tuning.get("metric")
+                else f"the largest admissible {by}"
+            )
+            + f"; admissible: validation accuracy drop of at most {pct(max_drop)} points "
+            f"relative to jump 0 (baseline {pct(tuning.get('baseline_accuracy'))} %, "
+            f"n={tuning.get('n', '?')}).",
+            "The test-split numbers above were computed after the choice.",
+        ),
+        marked=frozenset(marked),
+    )

@@ -1,0 +1,217 @@
+"""The report's tables as plain strings, shared by the HTML and Markdown renderers.
+
+Every number is formatted here once, so both formats show the same digits: accuracies and
+rates in percent with two decimals, relative perturbations (rho) and norms with four decimals.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .load import (
+    THREAT_LABELS,
+    Doc,
+    cell_index,
+    chosen_jump,
+    fmt_jump,
+    jumps,
+    units,
+)
+from .theme import RHO
+
+__all__ = [
+    "CHOSEN",
+    "MISSING",
+    "THREAT_NOTES",
+    "Table",
+    "fmt_cell",
+    "fmt_settings",
+    "fmt_value",
+    "num",
+    "overview_table",
+    "pct",
+    "threat_table",
+]
+
+#: Appended to the jump chosen by ``jumprelu tune``.
+CHOSEN = " ★"
+MISSING = "\N{EN DASH}"
+THREAT_NOTES = {
+    "white": "the attack differentiates the JumpReLU model itself (native gradient 1[x > jump])",
+    "gray": "inputs crafted once on the original ReLU model (jump 0), evaluated at every jump",
+    "adaptive": "gradient attacks with BPDA (forward JumpReLU, backward ReLU) and gradient-free "
+    "attacks querying the JumpReLU model",
+}
+#: Per-threat table columns after attack and jump: (header, metric key, format).
+METRIC_COLUMNS = (
+    ("n", "n", "int"),
+    ("clean %", "clean_accuracy", "pct"),
+    ("accuracy %", "adv_accuracy", "pct"),
+    ("success %", "success_rate", "pct"),
+    (RHO + "₂ all", "rho2_all", "num"),
+    (RHO + "∞ all", "rhoinf_all", "num"),
+    (RHO + "₂ fooled", "rho2_success", "num"),
+    (RHO + "∞ fooled", "rhoinf_success", "num"),
+    ("‖δ‖₂ fooled", "l2_success", "num"),
+    ("‖δ‖∞ fooled", "linf_success", "num"),
+    ("zero-grad %", "zero_grad_fraction", "pct"),
+    ("grad evals", "grad_evals", "int"),
+    ("time s", "seconds", "sec"),
+)
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table of the report.
+
+    Attributes:
+        key: identifier (HTML id, PNG-free anchor).
+        title: heading shown above the table.
+        header: column names.
+        rows: cell texts, one tuple per row.
+        notes: sentences shown under the table (conventions, settings).
+        labels: leading columns that are labels rather than numbers.
+        threat: the threat model the table is about (for its colour), if one.
+        column_threats: per column, the threat model it shows (for header colours).
+        marked: indices of rows at the chosen jump.
+    """
+
+    key: str
+    title: str
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    notes: tuple[str, ...] = ()
+    labels: int = 1
+    threat: str | None = None
+    column_threats: tuple[str | None, ...] = ()
+    marked: frozenset[int] = field(default_factory=frozenset)
+
+
+def pct(value: float | None) -> str:
+    """A fraction in percent with two decimals (an en dash for None)."""
+    return MISSING if value is None else f"{100 * value:.2f}"
+
+
+def num(value: float | None) -> str:
+    """A relative perturbation or norm with four decimals (an en dash for None)."""
+    return MISSING if value is None else f"{value:.4f}"
+
+
+def fmt_cell(value: Any, kind: str) -> str:
+    """A metric value in the given format: "pct", "num", "sec" or "int"."""
+    if value is None:
+        return MISSING
+    if kind == "pct":
+        return pct(value)
+    if kind == "num":
+        return num(value)
+    if kind == "sec":
+        return f"{value:.1f}"
+    return f"{int(value):d}"
+
+
+def fmt_value(value: Any) -> str:
+    """A setting's value: floats to six significant digits, the rest as JSON."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def fmt_settings(settings: Mapping[str, Any]) -> str:
+    """Settings as ``key=value`` pairs sorted by key (``defaults`` when empty)."""
+    if not settings:
+        return "defaults"
+    return ", ".join(f"{k}={fmt_value(settings[k])}" for k in sorted(settings))
+
+
+def _jump_label(jump: float, chosen: float | None) -> str:
+    return fmt_jump(jump) + (CHOSEN if chosen is not None and jump == chosen else "")
+
+
+def _conventions(doc: Doc) -> tuple[str, ...]:
+    conv = doc["conventions"]
+    return (
+        f"Protocol {doc['config'].get('protocol', '?')}: perturbations measured in "
+        f"{conv.get('space', '?')}.",
+        f"accuracy: {conv.get('adv_accuracy', '')}.",
+        f"{RHO} all: {conv.get('rho_all', '')}.",
+        f"{RHO} fooled: {conv.get('rho_success', '')}; ‖δ‖ fooled: mean absolute norm over "
+        "the same points; success: fraction of originally correct points fooled.",
+        "zero-grad: fraction of points the attack abandoned on an exactly zero gradient.",
+    )
+
+
+def overview_table(doc: Doc) -> Table:
+    """Accuracy under every attack per jump, with clean accuracy and the ensemble."""
+    cells, chosen = cell_index(doc), chosen_jump(doc)
+    clean = {float(c["jump"]): c for c in doc["clean"]}
+    ens = {float(e["jump"]): e for e in doc["ensemble"]}
+    us = units(doc)
+    rows, marked = [], set()
+    for i, j in enumerate(jumps(doc)):
+        row = [_jump_label(j, chosen), str(clean[j]["n"]) if j in clean else MISSING]
+        row.append(pct(clean[j]["accuracy"]) if j in clean else MISSING)
+        for t, a in us:
+            c = cells.get((t, a, j))
+            row.append(pct(c["metrics"]["adv_accuracy"]) if c else MISSING)
+        row.append(pct(ens[j]["adv_accuracy"]) if j in ens else MISSING)
+        rows.append(tuple(row))
+        if j == chosen:
+            marked.add(i)
+    notes = [
+        "Accuracy in % over all n points; clean: without attack; ensemble: per-sample worst "
+        "case over every attack and threat model in this table.",
+        f"accuracy: {doc['conventions'].get('adv_accuracy', '')}.",
+    ]
+    if chosen is not None:
+        notes.append(f"★ marks the jump chosen by tune on validation data ({fmt_jump(chosen)}).")
+    return Table(
+        key="overview",
+        title="Accuracy under attack by jump",
+        header=("jump", "n", "clean %", *(f"{t}/{a}" for t, a in us), "ensemble %"),
+        rows=tuple(rows),
+        notes=tuple(notes),
+        column_threats=(None, None, None, *(t for t, _ in us), None),
+        marked=frozenset(marked),
+    )
+
+
+def threat_table(doc: Doc, threat: str) -> Table:
+    """Every metric of one threat model's cells, with its conventions and settings."""
+    cells, chosen = cell_index(doc), chosen_jump(doc)
+    rows: list[tuple[str, ...]] = []
+    marked: set[int] = set()
+    settings: dict[str, Any] = {}
+    for t, a in units(doc, threat):
+        for j in jumps(doc):
+            c = cells.get((t, a, j))
+            if c is None:
+                continue
+            settings[a] = c["settings"]
+            m = c["metrics"]
+            row = [a, _jump_label(j, chosen)]
+            row += [fmt_cell(m.get(key), kind) for _, key, kind in METRIC_COLUMNS]
+            if j == chosen:
+                marked.add(len(rows))
+            rows.append(tuple(row))
+    protocol = doc["config"].get("protocol", "?")
+    notes = (
+        f"{THREAT_LABELS.get(threat, threat)}: {THREAT_NOTES.get(threat, threat)}.",
+        *_conventions(doc),
+        "Settings: " + "; ".join(f"{a}: {fmt_settings(s)}" for a, s in settings.items()) + ".",
+    )
+    return Table(
+        key=f"threat-{threat}",
+        title=f"{THREAT_LABELS.get(threat, threat)} threat model, {protocol} protocol",
+        header=("attack", "jump", *(h for h, _, _ in METRIC_COLUMNS)),
+        rows=tuple(rows),
+        notes=notes,
+        labels=2,
+        threat=threat,
+        marked=frozenset(marked),
+    )

@@ -1,0 +1,147 @@
+"""Training settings (``TrainConfig``), their validation, and the paper's recipes."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .advtrain import ADV_METHODS, EPS_UNITS
+from .errors import ConfigError
+
+__all__ = ["TrainConfig", "paper_recipe"]
+
+
+def _int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _real(name: str, value: Any, *, positive: bool, at_most: float | None = None) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and (value <= 0 if positive else value < 0):
+        ok = False
+    if ok and at_most is not None and value > at_most:
+        ok = False
+    if not ok:
+        bound = "> 0" if positive else ">= 0"
+        rng = f"in [0, {at_most:g}]" if at_most is not None else f"finite and {bound}"
+        raise ConfigError(f"{name} must be {rng}, got {value!r}")
+
+
+@dataclass
+class TrainConfig:
+    """Settings of ``train``: SGD with momentum, a step learning-rate schedule, and optional
+    augmentation and adversarial training.
+
+    Attributes:
+        epochs: passes over the training split (> 0).
+        lr: initial learning rate (> 0).
+        momentum: SGD momentum (>= 0).
+        weight_decay: L2 penalty (>= 0).
+        batch_size: examples per step (> 0).
+        milestones: epochs after which the learning rate is multiplied by ``gamma``.
+        gamma: learning-rate decay factor (> 0).
+        seed: seeds the data order, dropout (the global generator, restored afterwards), and
+            augmentation and PGD random starts (a generator seeded with ``seed + 1``).
+        augment: random crop (zero padding 4) and horizontal flip (``augment.random_crop_flip``).
+        adv: adversarial training: "none", "fgsm" (the paper's) or "pgd" (Madry et al.).
+        adv_ratio: fraction of every batch replaced by adversarial examples, in [0, 1].
+        adv_eps: the L-infinity radius (finite, >= 0; > 0 when ``adv`` is not "none").
+        eps_units: "normalized" (the paper's: ``adv_eps * std_c`` pixels in channel c) or
+            "pixel"; applies to ``adv_eps`` and ``pgd_step_size``.
+        pgd_steps: PGD steps (>= 1).
+        pgd_step_size: PGD step size (default ``2.5 * adv_eps / pgd_steps``).
+        pgd_random_start: start PGD from a uniform random point of the ball.
+    """
+
+    epochs: int = 10
+    lr: float = 0.02
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    batch_size: int = 128
+    milestones: tuple[int, ...] = ()
+    gamma: float = 0.2
+    seed: int = 0
+    augment: bool = False
+    adv: str = "none"
+    adv_ratio: float = 0.5
+    adv_eps: float = 0.0
+    eps_units: str = "normalized"
+    pgd_steps: int = 7
+    pgd_step_size: float | None = None
+    pgd_random_start: bool = True
+
+    def validate(self) -> None:
+        """Raise ConfigError for out-of-range settings, naming the setting and its value."""
+        _int("epochs", self.epochs, 1)
+        _real("learning rate", self.lr, positive=True)
+        _real("momentum", self.momentum, positive=False)
+        _real("weight_decay", self.weight_decay, positive=False)
+        _int("batch size", self.batch_size, 1)
+        for m in self.milestones:
+            _int("every milestone", m, 1)
+        _real("gamma", self.gamma, positive=True)
+        _int("seed", self.seed, 0)
+        if self.adv not in ADV_METHODS:
+            raise ConfigError(
+                f"unknown adversarial training method {self.adv!r}; known: {', '.join(ADV_METHODS)}"
+            )
+        _real("adv_ratio", self.adv_ratio, positive=False, at_most=1.0)
+        _real("adv_eps", self.adv_eps, positive=self.adv != "none")
+        if self.eps_units not in EPS_UNITS:
+            raise ConfigError(
+                f"unknown eps units {self.eps_units!r}; choose one of {', '.join(EPS_UNITS)}"
+            )
+        _int("pgd_steps", self.pgd_steps, 1)
+        if self.pgd_step_size is not None:
+            _real("pgd_step_size", self.pgd_step_size, positive=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as plain values (milestones as a list), for metadata."""
+        out = dataclasses.asdict(self)
+        out["milestones"] = list(self.milestones)
+        return out
+
+    def resume_key(self) -> dict[str, Any]:
+        """The settings a resumed run must share with the saved one: all but ``epochs``."""
+        out = self.to_dict()
+        del out["epochs"]
+        return out
+
+
+def paper_recipe(dataset: str, *, adversarial: bool = False) -> TrainConfig:
+    """The JumpReLU paper's training settings for a dataset.
+
+    MNIST (LeNet): lr 0.02, x0.2 after epochs 30/60/80 of 90, batch 128, weight decay 5e-4;
+    adversarial: FGSM on 30% of each batch, eps 0.3 (normalised units). CIFAR-10 (ResNets):
+    lr 0.1, x0.1 after epochs 30/60/90 of 120, batch 128, weight decay 5e-4, crop-and-flip
+    augmentation; adversarial: FGSM on 60% of each batch, eps 0.031 (normalised units). The
+    embedded ``digits`` use the settings of the shipped default model.
+
+    Args:
+        dataset: "mnist", "cifar10" or "digits".
+        adversarial: the paper's FGSM adversarial training instead of plain training.
+
+    Returns:
+        A fresh ``TrainConfig`` (seed 0).
+
+    Raises:
+        ConfigError: for another dataset.
+    """
+    base = {
+        "mnist": TrainConfig(epochs=90, lr=0.02, milestones=(30, 60, 80), gamma=0.2),
+        "cifar10": TrainConfig(
+            epochs=120, lr=0.1, milestones=(30, 60, 90), gamma=0.1, augment=True
+        ),
+        "digits": TrainConfig(epochs=30, lr=0.05, batch_size=64, milestones=(20,), gamma=0.1),
+    }
+    adv = {"mnist": (0.3, 0.3), "cifar10": (0.6, 0.031), "digits": (0.3, 0.3)}
+    if dataset not in base:
+        raise ConfigError(f"no paper recipe for dataset {dataset!r}; known: {', '.join(base)}")
+    cfg = base[dataset]
+    if adversarial:
+        ratio, eps = adv[dataset]
+        cfg = dataclasses.replace(cfg, adv="fgsm", adv_ratio=ratio, adv_eps=eps)
+    return cfg

@@ -1,0 +1,209 @@
+"""One training run end to end: data, model, ``train``, per-epoch checkpoints, resume, test.
+
+``run_training(job)`` is what ``jumprelu train`` calls. The final checkpoint goes to ``job.out``;
+per-epoch checkpoints and the resume state go to the sibling directory ``OUT.epochs/`` (see
+``train_state``). Every checkpoint is in the project's format (``save_checkpoint``, atomic),
+with metadata: arch, dataset, normalisation, and under ``training`` the recipe, the full
+``TrainConfig``, the epoch, the validation accuracy (last and per epoch), the seed, the
+adversarial radius in pixels per channel, and for the final one the test accuracy.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import __version__
+from .checkpoints import CheckpointMeta, save_checkpoint
+from .data import DATASETS, Split, load_split
+from .devices import resolve_device
+from .errors import ConfigError
+from .models import NormalizedModel, build_model, check_arch_fits
+from .train import TrainConfig, TrainProgress, TrainResult, split_accuracy, train
+from .train_state import epoch_checkpoint_path, open_resume, state_path
+
+__all__ = ["TrainJob", "run_training"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainJob:
+    """A training run.
+
+    Attributes:
+        arch: registered architecture (must fit the dataset).
+        dataset: "mnist", "cifar10" or "digits".
+        out: the final checkpoint (``.pt``, or ``.safetensors``); per-epoch files go to
+            ``OUT.epochs/``.
+        config: training settings.
+        arch_kwargs: architecture options.
+        data_dir: data directory (default ``$JUMPRELU_DATA``).
+        val_size: validation examples carved from the training set (``load_split``'s default
+            when None; 0 trains on everything and skips validation).
+        split_seed: seed of the train/val split.
+        limit: train on the first ``limit`` training examples only (quick runs).
+        device: where to train.
+        resume: continue from ``OUT.epochs/resume.pt``.
+        test: evaluate the final model on the test split.
+        keep_epochs: per-epoch checkpoints to keep (the latest ones); None keeps all, 0 none.
+        command: the command line, recorded in the metadata.
+    """
+
+    arch: str
+    dataset: str
+    out: str | Path
+    config: TrainConfig = field(default_factory=TrainConfig)
+    arch_kwargs: dict[str, Any] = field(default_factory=dict)
+    data_dir: str | Path | None = None
+    val_size: int | float | None = None
+    split_seed: int = 0
+    limit: int | None = None
+    device: str = "cpu"
+    resume: bool = False
+    test: bool = True
+    keep_epochs: int | None = None
+    command: str | None = None
+
+    def identity(self) -> dict[str, Any]:
+        """What a resumed run must share with the saved one besides the ``TrainConfig``."""
+        return {
+            "arch": self.arch,
+            "dataset": self.dataset,
+            "arch_kwargs": dict(self.arch_kwargs),
+            "val_size": self.val_size,
+            "split_seed": self.split_seed,
+            "limit": self.limit,
+        }
+
+
+def _check_job(job: TrainJob) -> None:
+    job.config.validate()
+    info = DATASETS.get(job.dataset)
+    if info is None:
+        raise ConfigError(f"unknown dataset {job.dataset!r}; choose one of {', '.join(DATASETS)}")
+    check_arch_fits(job.arch, info.shape, info.num_classes)
+    for name, value in (("limit", job.limit), ("keep_epochs", job.keep_epochs)):
+        low = 1 if name == "limit" else 0
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < low
+        ):
+            raise ConfigError(f"{name} must be None or an integer >= {low}, got {value!r}")
+    resolve_device(job.device)
+    if job.resume:  # checked again by train(); here to fail before loading data
+        key = {**job.config.resume_key(), **job.identity()}
+        open_resume(state_path(job.out), key, job.config.epochs)
+
+
+def _splits(job: TrainJob) -> tuple[Split, Split | None]:
+    kw: dict[str, Any] = {
+        "data_dir": job.data_dir,
+        "val_size": job.val_size,
+        "seed": job.split_seed,
+    }
+    tr = load_split(job.dataset, "train", **kw)
+    if job.limit is not None:
+        tr = tr.take(min(job.limit, len(tr)))
+    val = None if job.val_size == 0 else load_split(job.dataset, "val", **kw)
+    return tr, val
+
+
+def _meta(job: TrainJob, model: NormalizedModel, epoch: int, result: TrainResult) -> CheckpointMeta:
+    cfg = job.config
+    eps = None
+    if cfg.adv != "none":
+        scale = model.std if cfg.eps_units == "normalized" else (1.0,) * len(model.std)
+        eps = [cfg.adv_eps * s for s in scale]
+    training = {
+        "recipe": cfg.adv if cfg.adv != "none" else "plain",
+        "config": cfg.to_dict(),
+        "epoch": epoch,
+        "epochs": cfg.epochs,
+        "seed": cfg.seed,
+        "val_accuracy": result.val_accuracy[-1] if result.val_accuracy else None,
+        "val_history": list(result.val_accuracy),
+        "train_loss": list(result.train_loss),
+        "adv_eps_pixels": eps,
+        "split": {"val_size": job.val_size, "split_seed": job.split_seed, "limit": job.limit},
+        "test_accuracy": result.test_accuracy,
+        "command": job.command,
+        "jumprelu_version": __version__,
+    }
+    return CheckpointMeta(
+        arch=job.arch,
+        dataset=job.dataset,
+        arch_kwargs=dict(job.arch_kwargs),
+        num_classes=DATASETS[job.dataset].num_classes,
+        training=training,
+    )
+
+
+def run_training(
+    job: TrainJob, progress: Callable[[TrainProgress], None] | None = None
+) -> TrainResult:
+    """Train a model as ``job`` says and write its checkpoints.
+
+    Checks every setting (and, with ``resume``, the saved state against them) before loading
+    data; builds the model with the dataset's normalisation (initialised from
+    ``torch.manual_seed(config.seed)``, the global generator restored afterwards); trains;
+    writes ``OUT.epochs/epochNNN`` and ``OUT.epochs/resume.pt`` after every epoch; evaluates the
+    test split (``job.test``); writes the final checkpoint ``job.out``.
+
+    Args:
+        job: the run.
+        progress: called after every batch and every epoch (the CLI attaches tqdm).
+
+    Returns:
+        The per-epoch history with ``final_path`` and ``test_accuracy`` set.
+
+    Raises:
+        ConfigError: an unknown dataset or arch, an arch that does not fit the dataset, bad
+            settings, ``resume`` with no state or a state made with other settings.
+        DataError: missing or corrupt data files.
+        CheckpointError: an unreadable resume state or a failed write.
+    """
+    _check_job(job)
+    info = DATASETS[job.dataset]
+    tr, val = _splits(job)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(job.config.seed)
+        model = build_model(
+            job.arch,
+            mean=info.mean,
+            std=info.std,
+            num_classes=info.num_classes,
+            **job.arch_kwargs,
+        )
+    out = Path(job.out)
+
+    def on_epoch(epoch: int, result: TrainResult) -> None:
+        if job.keep_epochs == 0:
+            return
+        save_checkpoint(model, epoch_checkpoint_path(out, epoch), _meta(job, model, epoch, result))
+        if job.keep_epochs is not None and epoch > job.keep_epochs:
+            epoch_checkpoint_path(out, epoch - job.keep_epochs).unlink(missing_ok=True)
+
+    result = train(
+        model,
+        tr,
+        val,
+        job.config,
+        device=job.device,
+        progress=progress,
+        state_file=state_path(out),
+        resume=job.resume,
+        identity=job.identity(),
+        on_epoch=on_epoch,
+    )
+    if job.test:
+        test = load_split(job.dataset, "test", data_dir=job.data_dir)
+        result.test_accuracy = split_accuracy(model, test)
+    save_checkpoint(model, out, _meta(job, model, job.config.epochs, result))
+    result.final_path = out
+    log.info("saved the final %s model to %s", job.arch, out)
+    return result
