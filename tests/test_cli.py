@@ -29,12 +29,32 @@ def test_python_dash_m_entry_point() -> None:
     assert proc.returncode == 0 and proc.stdout.startswith("jumprelu ")
 
 
-def test_demo_prints_accuracy_per_jump(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--jumps", "0,1"]) == 0
-    out = capsys.readouterr().out
-    rows = [line.split() for line in out.splitlines() if line.strip().startswith(("0 ", "1 "))]
-    assert [r[0] for r in rows] == ["0", "1"]
-    assert float(rows[0][1].rstrip("%")) > 97
+def test_demo_pipeline_summary_matches_results(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "demo"
+    assert main(["-q", "demo", "--out", str(out), "--n", "24"]) == 0
+    text = capsys.readouterr().out
+    doc = json.loads((out / "results.json").read_text())
+    jump = doc["provenance"]["tuning"]["jump"]
+    assert f"chosen jump {jump:g}" in text
+    clean = {c["jump"]: c["accuracy"] for c in doc["clean"]}
+    assert f"{100 * clean[jump]:.2f}% at the chosen jump" in text
+    for threat in ("white", "gray", "adaptive"):
+        low = min(
+            c["metrics"]["adv_accuracy"]
+            for c in doc["cells"]
+            if c["threat"] == threat and c["jump"] == jump
+        )
+        assert f"{100 * low:6.2f}% at jump {jump:g}" in text
+    assert (out / "report.html").is_file() and f"report: {out / 'report.html'}" in text
+    # a second demo into the same directory resumes; another directory's content is refused
+    assert main(["-q", "demo", "--out", str(out), "--n", "24"]) == 0
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    assert main(["-q", "demo", "--out", str(other), "--n", "24"]) == 2
+    assert sorted(p.name for p in other.iterdir()) == ["notes.txt"]
 
 
 def test_accuracy_json_on_a_saved_state_dict(

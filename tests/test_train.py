@@ -11,10 +11,10 @@ import torch
 from torch import nn
 
 from jumprelu.checkpoints import load_checkpoint
-from jumprelu.clean import predict
+from jumprelu.clean import clean_accuracy_sweep, predict
 from jumprelu.cli import main
 from jumprelu.data import DATASETS, Split, load_split
-from jumprelu.demo import default_model_path, run_demo
+from jumprelu.demo import default_model_path
 from jumprelu.errors import CheckpointError, ConfigError
 from jumprelu.models import NormalizedModel, build_model
 from jumprelu.train import TrainConfig, TrainProgress, paper_recipe, train
@@ -279,7 +279,8 @@ def test_shipped_default_model_is_accurate_and_documented() -> None:
     assert meta.training["command"] == "python scripts/make_default_model.py"
 
 
-def test_demo_sweep_decreases_weakly_with_large_jumps() -> None:
-    sweep = run_demo("0,0.5,50")
+def test_shipped_model_sweep_decreases_weakly_with_large_jumps() -> None:
+    model, _ = load_checkpoint(default_model_path())
+    sweep = clean_accuracy_sweep(model, load_split("digits", "test"), "0,0.5,50")
     assert sweep.dataset == "digits" and sweep.rows[0].accuracy > 0.97
     assert sweep.rows[2].accuracy < 0.5  # a huge jump silences the network

@@ -14,6 +14,7 @@ from typing import Any
 
 from . import __version__
 from .clean import CleanSweep
+from .cli_train import add_train_parser
 from .errors import JumpReLUError
 from .progress import Progress
 
@@ -32,8 +33,46 @@ def _print_sweep(sweep: CleanSweep) -> None:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    _print_sweep(run_demo(jumps=args.jumps, device=args.device))
+    with _bars(args) as progress:
+        summary = run_demo(
+            args.out, max_drop=args.max_drop, device=args.device, n=args.n, progress=progress
+        )
+    pct = {k: f"{100 * v:.2f}%" for k, v in summary.clean_accuracy.items()}
+    print(
+        f"chosen jump {summary.jump:g} (validation: clean accuracy within "
+        f"{100 * summary.max_drop:g} point(s) of jump 0)"
+    )
+    print(f"clean accuracy: {pct['jump 0']} at jump 0, {pct['chosen']} at the chosen jump")
+    for threat, acc in summary.robust_accuracy.items():
+        print(
+            f"{threat:9s} lowest accuracy under attack: {100 * acc['jump 0']:6.2f}% at jump 0, "
+            f"{100 * acc['chosen']:6.2f}% at jump {summary.jump:g}"
+        )
+    ens = summary.ensemble
+    print(
+        f"ensemble (per-image worst case over all attacks): {100 * ens['jump 0']:.2f}% at "
+        f"jump 0, {100 * ens['chosen']:.2f}% at jump {summary.jump:g}"
+    )
+    for flag in summary.flags:
+        print(f"FLAG {flag}")
+    print(f"report: {summary.report}")
     return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .report import render_report
+
+    files = render_report(args.dir)
+    print(f"report: {files.html}")
+    print(f"markdown: {files.markdown}")
+    return 0
+
+
+def _render(args: argparse.Namespace, out: str) -> None:
+    if not args.no_report:
+        from .report import render_report
+
+        print(f"report: {render_report(out).html}")
 
 
 def _cmd_accuracy(args: argparse.Namespace) -> int:
@@ -151,6 +190,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         result = run_evaluate(_eval_config(args), args.out, progress=progress)
     if rank == 0:
         _print_results(result, args.out)
+        _render(args, args.out)
     return 0
 
 
@@ -180,6 +220,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
             f"at jump 0, max drop {100 * t['max_drop']:.2f} points, n={t['n']})"
         )
         _print_results(doc, args.out)
+        _render(args, args.out)
     return 0
 
 
@@ -205,6 +246,7 @@ def _grid_arguments(p: argparse.ArgumentParser, jumps: str) -> None:
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--out", help="run directory (results.json, results.csv)")
+    p.add_argument("--no-report", action="store_true", help="skip report.html / report.md")
     p.add_argument(
         "--set",
         action="append",
@@ -225,11 +267,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = sub.add_parser(
-        "demo", help="retrofit the embedded default model, print accuracy per jump"
+        "demo",
+        help="offline: tune, attack and report the shipped digits model (about 2 minutes)",
     )
-    demo.add_argument("--jumps", default="0,0.25,0.5,0.75,1.0", help="comma-separated jumps")
+    demo.add_argument("--out", default="jumprelu-demo", help="run directory (default: %(default)s)")
+    demo.add_argument("--max-drop", type=float, default=0.01, help="allowed clean-accuracy drop")
+    demo.add_argument("--n", type=int, help="first N test images only (quicker)")
     demo.add_argument("--device", default="cpu", help="cpu or cuda")
     demo.set_defaults(func=_cmd_demo)
+
+    add_train_parser(sub)
 
     acc = sub.add_parser("accuracy", help="clean accuracy of a checkpoint across jumps")
     acc.add_argument("--arch", help="architecture (read from project checkpoints)")
@@ -252,6 +299,10 @@ def build_parser() -> argparse.ArgumentParser:
     _grid_arguments(tu, "0,0.25,0.5,0.75,1.0,1.25,1.5,2.0")
     tu.add_argument("--max-drop", type=float, default=0.01, help="allowed clean-accuracy drop")
     tu.set_defaults(func=_cmd_tune, list_attacks=False)
+
+    rep = sub.add_parser("report", help="render DIR/results.json into report.html and report.md")
+    rep.add_argument("dir", help="run directory written by evaluate, tune or demo")
+    rep.set_defaults(func=_cmd_report)
     return parser
 
 

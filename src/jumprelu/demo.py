@@ -1,22 +1,34 @@
-"""The main job on the embedded default: the shipped digits model, retrofitted, per jump.
+"""The main job on the embedded default: tune, evaluate and report the shipped digits model.
 
 Runs offline: the data (scikit-learn's bundled handwritten digits) and the model
 (``assets/digitsnet.pt``, made by ``scripts/make_default_model.py``) ship inside the package.
+The pipeline is the one a user runs on their own model: retrofit, choose the jump on a
+validation split carved from the training data, evaluate white-box, gray-box and adaptive
+attacks over a jump grid on the test split, and render the report.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from importlib import resources
+from pathlib import Path
+from typing import Any
 
 from .checkpoints import load_checkpoint
-from .clean import CleanSweep, clean_accuracy_sweep
 from .data import load_split
+from .evaluate import EvalConfig, evaluate
+from .progress import NULL_PROGRESS, Progress
+from .results import file_sha256
+from .tuning import tune
 
-__all__ = ["DEFAULT_MODEL", "default_model_path", "run_demo"]
+__all__ = ["DEFAULT_MODEL", "DemoSummary", "default_model_path", "demo_config", "run_demo"]
 
 #: File name of the shipped default model inside ``jumprelu/assets``.
 DEFAULT_MODEL = "digitsnet.pt"
+#: Jumps shown in the demo's trade-off plots (the tuned jump is added).
+DEMO_JUMPS = (0.0, 0.5, 1.0, 1.5)
+#: Candidates for tuning on validation data.
+TUNE_JUMPS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 2.0)
 
 
 def default_model_path() -> str:
@@ -24,20 +36,117 @@ def default_model_path() -> str:
     return str(resources.files("jumprelu") / "assets" / DEFAULT_MODEL)
 
 
+@dataclass
+class DemoSummary:
+    """What the demo found.
+
+    Attributes:
+        jump: the jump chosen on validation data.
+        max_drop: the clean-accuracy budget it was chosen under.
+        clean_accuracy: test accuracy at jump 0 and at the chosen jump.
+        robust_accuracy: per threat model, ``{"jump 0": acc, "chosen": acc}``: the lowest
+            accuracy under any one of that threat's attacks (on all test points).
+        ensemble: per-sample worst case over every attack and threat, at jump 0 and chosen.
+        out: the run directory; report: the HTML report's path (None when not rendered).
+    """
+
+    jump: float
+    max_drop: float
+    clean_accuracy: dict[str, float]
+    robust_accuracy: dict[str, dict[str, float]]
+    ensemble: dict[str, float]
+    out: str
+    report: str | None = None
+    flags: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict."""
+        return asdict(self)
+
+
+def demo_config(jumps: list[float], device: str = "cpu", n: int | None = None) -> EvalConfig:
+    """The demo's evaluation: PGD-L∞ and DeepFool-L2 under every threat, plus Square."""
+    return EvalConfig(
+        dataset="digits",
+        jumps=jumps,
+        attacks=["pgd-linf", "deepfool-l2"],
+        threats=["white", "gray", "adaptive"],
+        adaptive_extra=["square-linf"],
+        settings={"pgd-linf": {"steps": 20}, "square-linf": {"queries": 300}},
+        checkpoint=default_model_path(),
+        batch_size=400,
+        device=device,
+        n=n,
+    )
+
+
 def run_demo(
-    jumps: Sequence[float] | str = "0,0.25,0.5,0.75,1.0", device: str = "cpu"
-) -> CleanSweep:
-    """Retrofit the shipped digits model and measure clean test accuracy per jump.
+    out: str | Path,
+    *,
+    max_drop: float = 0.01,
+    device: str = "cpu",
+    n: int | None = None,
+    report: bool = True,
+    progress: Progress = NULL_PROGRESS,
+) -> DemoSummary:
+    """Tune, evaluate and report the shipped digits model.
 
     Args:
-        jumps: the jump grid.
+        out: run directory (refused when it holds something else; resumed when it holds an
+            earlier demo run).
+        max_drop: clean-accuracy budget for tuning (fraction; 0.01 = 1 point).
         device: "cpu" or "cuda".
+        n: evaluate the first ``n`` test images only (None: all 359).
+        report: render ``report.html`` and ``report.md`` into ``out``.
+        progress: progress hooks (bars at the CLI).
 
     Returns:
-        The sweep on the embedded digits test split.
+        A ``DemoSummary``.
     """
-    model, meta = load_checkpoint(default_model_path(), device=device)
-    data = load_split("digits", "test")
-    return clean_accuracy_sweep(
-        model, data, jumps, meta={"arch": meta.arch, "model": DEFAULT_MODEL}
+    path = default_model_path()
+    model, meta = load_checkpoint(path, device=device)
+    tuning = tune(model, load_split("digits", "val"), TUNE_JUMPS, max_drop=max_drop)
+    assert tuning.jump is not None
+    jumps = sorted({*DEMO_JUMPS, tuning.jump})
+    config = demo_config(jumps, device, n)
+    extra = {
+        "checkpoint": path,
+        "checkpoint_sha256": file_sha256(path),
+        "checkpoint_meta": asdict(meta),
+        "tuning": tuning.to_dict(),
+    }
+    test = load_split("digits", "test")
+    doc = evaluate(config, model, test.take(n or len(test)), out, progress=progress, extra=extra)
+    html = None
+    if report:
+        from .report import render_report
+
+        html = str(render_report(out).html)
+    return summarize_demo(doc, tuning.jump, max_drop, str(out), html)
+
+
+def summarize_demo(
+    doc: dict[str, Any], jump: float, max_drop: float, out: str, report: str | None
+) -> DemoSummary:
+    """Condense a results document to the demo's summary (jump 0 against the chosen jump)."""
+    clean = {c["jump"]: c["accuracy"] for c in doc["clean"]}
+    robust: dict[str, dict[str, float]] = {}
+    for cell in doc["cells"]:
+        if cell["jump"] in (0.0, jump):
+            key = "jump 0" if cell["jump"] == 0.0 else "chosen"
+            row = robust.setdefault(cell["threat"], {})
+            acc = cell["metrics"]["adv_accuracy"]
+            row[key] = min(row.get(key, acc), acc)
+            if jump == 0.0:
+                row["chosen"] = row["jump 0"]
+    ens = {e["jump"]: e["adv_accuracy"] for e in doc["ensemble"]}
+    return DemoSummary(
+        jump=jump,
+        max_drop=max_drop,
+        clean_accuracy={"jump 0": clean[0.0], "chosen": clean[jump]},
+        robust_accuracy=robust,
+        ensemble={"jump 0": ens[0.0], "chosen": ens[jump]},
+        out=out,
+        report=report,
+        flags=[f"{f['code']} ({f['where']})" for f in doc["flags"]],
     )

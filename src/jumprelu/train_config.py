@@ -118,7 +118,8 @@ def paper_recipe(dataset: str, *, adversarial: bool = False) -> TrainConfig:
     adversarial: FGSM on 30% of each batch, eps 0.3 (normalised units). CIFAR-10 (ResNets):
     lr 0.1, x0.1 after epochs 30/60/90 of 120, batch 128, weight decay 5e-4, crop-and-flip
     augmentation; adversarial: FGSM on 60% of each batch, eps 0.031 (normalised units). The
-    embedded ``digits`` use the settings of the shipped default model.
+    embedded ``digits`` (not in the paper) use the settings of the shipped default model, and
+    MNIST's adversarial settings.
 
     Args:
         dataset: "mnist", "cifar10" or "digits".

@@ -91,6 +91,16 @@ def style_axes(ax: Axes) -> None:
 
 
 def panels(fig: Figure, n: int, ncols: int) -> list[Axes]:
+    """``n`` styled axes on a grid of ``ncols`` columns; spare grid places are hidden.
+
+    Args:
+        fig: the figure.
+        n: panels needed.
+        ncols: columns at most.
+
+    Returns:
+        The ``n`` axes, row by row.
+    """
     ncols = max(1, min(ncols, n))
     axes = fig.subplots(math.ceil(n / ncols), ncols, squeeze=False).ravel().tolist()
     for ax in axes[n:]:
@@ -101,24 +111,44 @@ def panels(fig: Figure, n: int, ncols: int) -> list[Axes]:
 
 
 def chosen_line(ax: Axes, chosen: float | None) -> None:
-    if chosen is not None:
-        ax.axvline(chosen, color="#222222", lw=1.0, ls=":", zorder=0)
-        ax.annotate(
-            f"chosen {fmt_jump(chosen)}",
-            (chosen, 1.0),
-            xycoords=("data", "axes fraction"),
-            xytext=(3, -10),
-            textcoords="offset points",
-            fontsize=8,
-            color="#222222",
-        )
+    """Mark the jump chosen by ``tune`` with a dotted vertical line and a label.
+
+    Call it after the data are drawn, so the label goes on the roomier side of the line.
+
+    Args:
+        ax: the axes (jump on the x axis).
+        chosen: the chosen jump; None draws nothing.
+    """
+    if chosen is None:
+        return
+    ax.axvline(chosen, color="#222222", lw=1.0, ls=":", zorder=0)
+    low, high = ax.get_xlim()
+    right = chosen > (low + high) / 2
+    ax.annotate(
+        f"chosen {fmt_jump(chosen)}",
+        (chosen, 1.0),
+        xycoords=("data", "axes fraction"),
+        xytext=(-3 if right else 3, -10),
+        textcoords="offset points",
+        ha="right" if right else "left",
+        fontsize=8,
+        color="#222222",
+    )
 
 
 def legend_below(fig: Figure, handles: list[Line2D], ncols: int) -> None:
+    """One legend for the whole figure, centred below the panels.
+
+    Args:
+        fig: the figure (constrained layout makes room for the legend).
+        handles: the entries.
+        ncols: entries per legend row.
+    """
     fig.legend(handles=handles, loc="outside lower center", frameon=False, ncols=max(1, ncols))
 
 
 def threat_handles(threats: list[str]) -> list[Line2D]:
+    """Legend entries for threat models in their colours and line styles."""
     return [
         Line2D(
             [],

@@ -195,7 +195,7 @@ def _tuning_plot(doc: Doc) -> Plot | None:
         ax.axhline(floor, color="#B22222", ls="--", lw=1, label="admissible above")
         chosen_line(ax, chosen_jump(doc))
         ax.set(xlabel="jump", ylabel="accuracy (%)", title="Jump selection (validation split)")
-        ax.legend(loc="lower left", frameon=False, fontsize=8)
+        ax.legend(loc="best", frameon=False, fontsize=8)
         png = figure_png(fig)
     return Plot(
         "tuning",

@@ -101,7 +101,15 @@ def num(value: float | None) -> str:
 
 
 def fmt_cell(value: Any, kind: str) -> str:
-    """A metric value in the given format: "pct", "num", "sec" or "int"."""
+    """A metric value as displayed.
+
+    Args:
+        value: the number (None where no point qualified).
+        kind: "pct" (percent, 2 decimals), "num" (4 decimals), "sec" (1 decimal) or "int".
+
+    Returns:
+        The text (an en dash for None).
+    """
     if value is None:
         return MISSING
     if kind == "pct":
@@ -182,7 +190,15 @@ def overview_table(doc: Doc) -> Table:
 
 
 def threat_table(doc: Doc, threat: str) -> Table:
-    """Every metric of one threat model's cells, with its conventions and settings."""
+    """Every metric of one threat model's cells, with its conventions and settings.
+
+    Args:
+        doc: a validated results document.
+        threat: "white", "gray" or "adaptive".
+
+    Returns:
+        One row per (attack, jump).
+    """
     cells, chosen = cell_index(doc), chosen_jump(doc)
     rows: list[tuple[str, ...]] = []
     marked: set[int] = set()
