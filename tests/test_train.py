@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -284,3 +286,21 @@ def test_shipped_model_sweep_decreases_weakly_with_large_jumps() -> None:
     sweep = clean_accuracy_sweep(model, load_split("digits", "test"), "0,0.5,50")
     assert sweep.dataset == "digits" and sweep.rows[0].accuracy > 0.97
     assert sweep.rows[2].accuracy < 0.5  # a huge jump silences the network
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["script", "cli"])
+def test_shipped_default_model_reproduces_bit_for_bit(tmp_path: Path, how: str) -> None:
+    """Both documented commands rebuild ``assets/digitsnet.pt`` exactly (about 5 s each)."""
+    out = tmp_path / "digitsnet.pt"
+    if how == "script":
+        script = Path(__file__).parents[1] / "scripts" / "make_default_model.py"
+        cmd = [sys.executable, str(script), "--out", str(out)]
+    else:
+        cmd = [sys.executable, "-m", "jumprelu", "-q", "train", "--arch", "digitsnet"]
+        cmd += ["--dataset", "digits", "--keep-epochs", "0", "--out", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    shipped, _ = load_checkpoint(default_model_path())
+    rebuilt, _ = load_checkpoint(out)
+    a, b = shipped.state_dict(), rebuilt.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -109,6 +109,7 @@ def run_demo(
     assert tuning.jump is not None
     jumps = sorted({*DEMO_JUMPS, tuning.jump})
     config = demo_config(jumps, device, n)
+    config.arch = meta.arch
     extra = {
         "checkpoint": path,
         "checkpoint_sha256": file_sha256(path),
