@@ -13,20 +13,26 @@ from .checkpoints import CheckpointMeta, load_checkpoint, save_checkpoint
 from .clean import clean_accuracy_sweep, predict
 from .data import DATASETS, DatasetInfo, Split, load_split
 from .errors import JumpReLUError
+from .evaluate import EvalConfig, evaluate
 from .models import ARCHS, build_model
 from .retrofit import jump_sites, retrofit, retrofit_with_report, set_jump
+from .train import TrainConfig, train
+from .tuning import tune
 
 __all__ = [
     "ARCHS",
     "DATASETS",
     "CheckpointMeta",
     "DatasetInfo",
+    "EvalConfig",
     "JumpReLU",
     "JumpReLUError",
     "Split",
+    "TrainConfig",
     "__version__",
     "build_model",
     "clean_accuracy_sweep",
+    "evaluate",
     "jump_relu",
     "jump_sites",
     "load_checkpoint",
@@ -36,4 +42,6 @@ __all__ = [
     "retrofit_with_report",
     "save_checkpoint",
     "set_jump",
+    "train",
+    "tune",
 ]
