@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from jumprelu.checkpoints import load_checkpoint
 from jumprelu.cli import main
 from jumprelu.models import build_net
 
@@ -163,3 +165,52 @@ def test_bad_input_one_line_error(
     assert err.startswith("jumprelu: error:") and "\n" not in err
     assert needle.lower() in err.lower()
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written
+
+
+def test_train_cli_checkpoint_feeds_evaluate_and_resumes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jumprelu import cli_progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    term = Terminal()
+    monkeypatch.setattr(cli_progress.sys, "stderr", term)
+    ckpt = tmp_path / "net.pt"
+    base = ["train", "--arch", "digitsnet", "--dataset", "digits", "--limit", "300"]
+    base += ["--adv-ratio", "0.5", "--adv-eps", "0.3", "--out", str(ckpt)]
+    assert main([*base, "--epochs", "1"]) == 0
+    assert "epochs" in term.getvalue() and "batch" in term.getvalue()  # bars on a terminal
+    assert main([*base, "--epochs", "2", "--resume"]) == 0
+    text = capsys.readouterr().out
+    assert "epoch   2" in text and "test accuracy" in text
+    _, meta = load_checkpoint(ckpt)
+    assert meta.training["epoch"] == 2 and meta.training["config"]["adv"] == "fgsm"
+    out = tmp_path / "eval"
+    argv = ["-q", "evaluate", "--dataset", "digits", "--checkpoint", str(ckpt), "--n", "20"]
+    argv += ["--jumps", "0,1", "--attacks", "fgsm", "--threats", "white", "--adaptive-extra", ""]
+    assert main([*argv, "--no-report", "--out", str(out)]) == 0
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["provenance"]["checkpoint_meta"]["arch"] == "digitsnet"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--adv-ratio", "1.5"], "adv_ratio"),
+        (["--lr", "0"], "learning rate"),
+        (["--epochs", "0"], "epochs"),
+        (["--resume"], "resume"),
+    ],
+)
+def test_train_cli_refuses_bad_settings_before_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    ckpt = tmp_path / "net.pt"
+    argv = ["-q", "train", "--arch", "digitsnet", "--dataset", "digits", "--out", str(ckpt)]
+    assert main([*argv, *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("jumprelu: error:") and message in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
