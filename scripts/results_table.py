@@ -41,10 +41,15 @@ def table(path: str) -> None:
                 f"{fmt(m['rho2_success'])} | {100 * m['zero_grad_fraction']:.2f} |"
             )
         print()
-    print("| jump | ensemble (worst case over every attack and threat above) |")
-    print("|---|---|")
+    budget = doc["ensemble"][0].get("budget", {})
+    extra = "".join(
+        f" L{'∞' if n == 'linf' else '2'} ≤ {b['eps']:g} px |" for n, b in budget.items()
+    )
+    print(f"| jump | ensemble (worst case over every attack and threat above) |{extra}")
+    print("|---|---|" + "---|" * len(budget))
     for e in doc["ensemble"]:
-        print(f"| {e['jump']:g} | {100 * e['adv_accuracy']:.2f} |")
+        within = "".join(f" {100 * b['adv_accuracy']:.2f} |" for b in e.get("budget", {}).values())
+        print(f"| {e['jump']:g} | {100 * e['adv_accuracy']:.2f} |{within}")
     print()
     for f in doc["flags"]:
         print(f"- flag `{f['code']}` ({f['where']}): {f['message']}")

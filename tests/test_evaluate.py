@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -102,6 +103,32 @@ def test_examples_and_their_predictions(reference: tuple[Path, dict[str, object]
     for cell in doc["cells"]:  # type: ignore[attr-defined]
         jm = retrofit(model, cell["jump"])
         assert cell["examples_pred"] == predict(jm, torch.tensor(cell["examples"])).tolist()
+
+
+def test_budget_ensemble_is_the_worst_case_within_each_budget(
+    reference: tuple[Path, dict[str, object]],
+) -> None:
+    out, doc = reference
+    clean = {c["jump"]: c["accuracy"] for c in doc["clean"]}  # type: ignore[attr-defined]
+    for row in doc["ensemble"]:  # type: ignore[attr-defined]
+        linf, l2 = row["budget"]["linf"], row["budget"]["l2"]
+        assert (linf["eps"], l2["eps"]) == (0.1, 1.0)  # digits defaults, pixels
+        # within the budget: below every fixed-budget L-inf cell, above the unbounded ensemble
+        for cell in doc["cells"]:  # type: ignore[attr-defined]
+            if cell["jump"] == row["jump"] and cell["attack"].endswith(("fgsm", "square-linf")):
+                assert linf["adv_accuracy"] <= cell["metrics"]["adv_accuracy"] + 1e-12
+        assert row["adv_accuracy"] <= linf["adv_accuracy"] <= clean[row["jump"]]
+        # recomputed from the per-sample cell files
+        jump = row["jump"]
+        files = [p for p in (out / "cells").iterdir() if p.name.endswith(f"__{jump:g}.npz")]
+        model, _ = load_checkpoint(default_model_path())
+        data = load_split("digits", "test").take(60)
+        ok = predict(retrofit(model, jump), data.x) == data.y
+        for f in files:
+            with np.load(f) as z:
+                fooled = ~torch.from_numpy(z["adv_correct"])
+                ok &= ~(fooled & (torch.from_numpy(z["l2"]) <= 1.0 + 1e-5 + 1e-7))
+        assert l2["adv_accuracy"] == pytest.approx(float(ok.float().mean()))
 
 
 def test_fgsm_budget_and_numbers_recomputed(reference: tuple[Path, dict[str, object]]) -> None:

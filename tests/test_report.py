@@ -205,7 +205,8 @@ def test_every_table_number_matches_results(run: tuple[Path, Doc, ReportFiles], 
     # overview: one row per jump; clean, every (threat, attack) and the ensemble per column
     header, *rows = tables["overview"]
     assert header[:3] == ["jump", "n", "clean %"] and header[-1] == "ensemble %"
-    units = [tuple(h.split("/", 1)) for h in header[3:-1]]
+    assert header[-3:-1] == ["L∞ ≤ 0.1 %", "L2 ≤ 1 %"]  # within-budget ensembles
+    units = [tuple(h.split("/", 1)) for h in header[3:-3]]
     assert sorted(units) == sorted({(t, a) for t, a, _ in cells})
     assert sorted(jump_of(r[0]) for r in rows) == sorted(clean)
     checked = 0
@@ -214,9 +215,11 @@ def test_every_table_number_matches_results(run: tuple[Path, Doc, ReportFiles], 
         assert ("★" in row[0]) == (j == chosen)
         assert_shows(row[1], clean[j]["n"], None, False)
         assert_shows(row[2], clean[j]["accuracy"], 2, True)
-        for (t, a), shown in zip(units, row[3:-1], strict=True):
+        for (t, a), shown in zip(units, row[3:-3], strict=True):
             assert_shows(shown, cells[(t, a, j)]["metrics"]["adv_accuracy"], 2, True)
             checked += 1
+        assert_shows(row[-3], ensemble[j]["budget"]["linf"]["adv_accuracy"], 2, True)
+        assert_shows(row[-2], ensemble[j]["budget"]["l2"]["adv_accuracy"], 2, True)
         assert_shows(row[-1], ensemble[j]["adv_accuracy"], 2, True)
     assert checked == len(cells)
 

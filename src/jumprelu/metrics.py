@@ -143,3 +143,31 @@ def robust_accuracy_curve(
         robust = clean_correct & ~(fooled & (norms <= eps))
         curve.append((float(eps), float(robust.sum()) / n))
     return curve
+
+
+def robust_within_budget(
+    clean_correct: torch.Tensor,
+    outcomes: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    eps: float,
+) -> torch.Tensor:
+    """Per point: correct, and no attack fooled it with a perturbation of norm <= ``eps``.
+
+    Every attack counts, whatever norm it minimised: an L2 attack whose output happens to lie
+    within the L-infinity ball is an L-infinity adversarial example too. Fixed-budget attacks
+    at ``eps`` always qualify; minimal-perturbation attacks qualify where their norm is small
+    enough. This is the worst case over the attacks run, an upper bound on robust accuracy.
+
+    Args:
+        clean_correct: (N,) correct without attack.
+        outcomes: per attack, ``(adv_correct, norms)``: (N,) still correct on its output, and
+            (N,) norm of its perturbation in the budget's norm.
+        eps: the budget (same units as ``norms``).
+
+    Returns:
+        (N,) boolean tensor.
+    """
+    robust = clean_correct.clone()
+    tol = eps * 1e-5 + 1e-7  # float error of budget projections
+    for adv_correct, norms in outcomes:
+        robust &= ~(~adv_correct & (norms <= eps + tol))
+    return robust

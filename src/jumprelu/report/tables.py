@@ -154,12 +154,24 @@ def _conventions(doc: Doc) -> tuple[str, ...]:
     )
 
 
+BUDGET_LABEL = {"linf": "L∞", "l2": "L2"}
+
+
+def budget_norms(doc: Doc) -> dict[str, float]:
+    """The budgets of the within-budget ensembles, {norm: eps in the attacked space}."""
+    rows = [e.get("budget") for e in doc["ensemble"]]
+    if not rows or not all(rows):
+        return {}
+    return {n: float(b["eps_attack_space"]) for n, b in rows[0].items() if n in BUDGET_LABEL}
+
+
 def overview_table(doc: Doc) -> Table:
     """Accuracy under every attack per jump, with clean accuracy and the ensemble."""
     cells, chosen = cell_index(doc), chosen_jump(doc)
     clean = {float(c["jump"]): c for c in doc["clean"]}
     ens = {float(e["jump"]): e for e in doc["ensemble"]}
     us = units(doc)
+    budgets = budget_norms(doc)
     rows, marked = [], set()
     for i, j in enumerate(jumps(doc)):
         row = [_jump_label(j, chosen), str(clean[j]["n"]) if j in clean else MISSING]
@@ -167,6 +179,9 @@ def overview_table(doc: Doc) -> Table:
         for t, a in us:
             c = cells.get((t, a, j))
             row.append(pct(c["metrics"]["adv_accuracy"]) if c else MISSING)
+        for norm in budgets:
+            b = ens.get(j, {}).get("budget", {}).get(norm)
+            row.append(pct(b["adv_accuracy"]) if b else MISSING)
         row.append(pct(ens[j]["adv_accuracy"]) if j in ens else MISSING)
         rows.append(tuple(row))
         if j == chosen:
@@ -176,15 +191,28 @@ def overview_table(doc: Doc) -> Table:
         "case over every attack and threat model in this table.",
         f"accuracy: {doc['conventions'].get('adv_accuracy', '')}.",
     ]
+    if budgets:
+        notes.append(
+            "L∞ ≤ ε, L2 ≤ ε: robust accuracy within the budget (units of the attacked space): "
+            "per-sample worst case over every attack and threat whose perturbation, in that "
+            "norm, fits the budget (fixed-budget attacks always, minimal ones where small enough)."
+        )
     if chosen is not None:
         notes.append(f"★ marks the jump chosen by tune on validation data ({fmt_jump(chosen)}).")
     return Table(
         key="overview",
         title="Accuracy under attack by jump",
-        header=("jump", "n", "clean %", *(f"{t}/{a}" for t, a in us), "ensemble %"),
+        header=(
+            "jump",
+            "n",
+            "clean %",
+            *(f"{t}/{a}" for t, a in us),
+            *(f"{BUDGET_LABEL[n]} ≤ {eps:.4g} %" for n, eps in budgets.items()),
+            "ensemble %",
+        ),
         rows=tuple(rows),
         notes=tuple(notes),
-        column_threats=(None, None, None, *(t for t, _ in us), None),
+        column_threats=(None, None, None, *(t for t, _ in us), *(None for _ in budgets), None),
         marked=frozenset(marked),
     )
 

@@ -1,0 +1,171 @@
+"""The results document of an evaluation, assembled from its finished cells."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .attacks import make_attack
+from .cells import PER_SAMPLE, cell_path, load_cell
+from .checks import sanity_flags
+from .clean import predict
+from .data import Split
+from .errors import ConfigError
+from .eval_config import DEFAULT_EPS, EvalConfig, attack_settings, units
+from .metrics import robust_accuracy_curve, robust_within_budget, summarize
+from .results import SCHEMA, SCHEMA_VERSION, provenance, tensor_sha256, write_results
+from .retrofit import set_jump
+from .threats import N_EXAMPLES, attack_space
+
+__all__ = ["assemble"]
+
+def assemble(
+    config: EvalConfig, jm: nn.Module, data: Split, out: Path, extra: dict[str, Any], write: bool
+) -> dict[str, Any]:
+    """Build (and with ``write``, save) the results document from the cells under ``out``.
+
+    Args:
+        config: the evaluation config.
+        jm: the retrofitted model (its jump is changed).
+        data: the evaluated examples.
+        out: run directory holding every cell.
+        extra: additional provenance.
+        write: write ``results.json`` and ``results.csv``.
+
+    Returns:
+        The document (schema in docs/results-schema.md).
+    """
+    clean, cells, ensemble = [], [], []
+    std = float(np.mean(data.info.std))
+    shown = data.x[:N_EXAMPLES]
+    for jump in config.jumps:
+        set_jump(jm, jump)
+        correct = predict(jm, data.x, batch_size=config.batch_size) == data.y
+        target, _ = attack_space(jm, shown, config.protocol)
+        clean.append(
+            {
+                "jump": jump,
+                "accuracy": float(correct.float().mean()),
+                "n": len(data),
+                "correct": correct,
+                "examples_pred": predict(jm, shown).tolist(),
+            }
+        )
+        all_ok, names = correct.clone(), []
+        seen: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {"linf": [], "l2": []}
+        for threat, name in units(config):
+            c = load_cell(cell_path(out, threat, name, jump))
+            if c is None:
+                raise ConfigError(f"cell {threat}/{name}/{jump:g} is missing from {out}")
+            t = {k: torch.from_numpy(c[k]) for k in PER_SAMPLE}
+            info = json.loads(str(c["info"]))
+            adv_ok = t["adv_correct"] & correct
+            metrics = summarize(
+                clean_correct=correct,
+                adv_correct=adv_ok,
+                l2_rel=t["l2_rel"],
+                linf_rel=t["linf_rel"],
+                l2=t["l2"],
+                linf=t["linf"],
+                zero_grad=t["zero_grad"],
+                grad_evals=info["grad_evals"],
+                seconds=info["seconds"],
+            )
+            attack_name = name.removeprefix("bpda:")
+            settings = attack_settings(attack_name, config, std=std)
+            cell = {
+                "threat": threat,
+                "attack": name,
+                "jump": jump,
+                "settings": settings,
+                "family": make_attack(attack_name, **settings).family,
+                "metrics": metrics.to_dict(),
+                "examples": c["examples"].tolist(),
+                "examples_pred": predict(target, torch.from_numpy(c["examples"])).tolist(),
+            }
+            if cell["family"] == "minimal":
+                norm = "linf" if attack_name.endswith("linf") else "l2"
+                grid = np.quantile(t[norm].numpy(), np.linspace(0, 1, 11)).tolist()
+                cell["curve"] = {
+                    "norm": norm,
+                    "points": robust_accuracy_curve(t[norm], correct, adv_ok, sorted(set(grid))),
+                }
+            cells.append(cell)
+            all_ok &= adv_ok
+            names.append(f"{threat}/{name}")
+            for norm, runs in seen.items():
+                runs.append((adv_ok, t[norm]))
+        ensemble.append(
+            {
+                "jump": jump,
+                "adv_accuracy": float(all_ok.float().mean()),
+                "n": len(data),
+                "over": names,
+                "budget": _budgets(config, std, correct, seen),
+            }
+        )
+    doc = {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "config": {**config.identity(), "device": config.device, "batch_size": config.batch_size},
+        "config_digest": config.digest(),
+        "provenance": {
+            **provenance(config.seed),
+            "data_sha256": tensor_sha256(data.x, data.y),
+            **extra,
+        },
+        "conventions": {
+            "adv_accuracy": "fraction of all n points classified correctly on the attack's "
+            "output (a point misclassified without attack counts as wrong)",
+            "rho_all": "mean over all n points of ||x_adv - x||_p / ||x||_p, unchanged points "
+            "count as 0 (the paper's rho)",
+            "rho_success": "the same mean over originally correct points the attack fooled "
+            "(ART/torchattacks convention)",
+            "space": "normalised inputs" if config.protocol == "paper" else "[0,1] pixels",
+        },
+        "clean": [{k: v for k, v in c.items() if k != "correct"} for c in clean],
+        "examples": _examples(jm, data),
+        "cells": cells,
+        "ensemble": ensemble,
+    }
+    doc["flags"] = sanity_flags(doc, jump0_matches=extra.get("jump0_bitwise", True))
+    if write:
+        write_results(out, doc)
+    return doc
+
+
+def _examples(model: nn.Module, data: Split) -> dict[str, Any]:
+    """The clean inputs behind every cell's ``examples``, with what maps them to pixels."""
+    mean, std = getattr(model, "mean", data.info.mean), getattr(model, "std", data.info.std)
+    return {
+        "x": data.x[:N_EXAMPLES].tolist(),
+        "labels": data.y[:N_EXAMPLES].tolist(),
+        "mean": [float(v) for v in mean],
+        "std": [float(v) for v in std],
+    }
+
+
+def _budgets(
+    config: EvalConfig,
+    std: float,
+    correct: torch.Tensor,
+    seen: dict[str, list[tuple[torch.Tensor, torch.Tensor]]],
+) -> dict[str, dict[str, float]]:
+    """Robust accuracy within the L-inf and L2 budgets, worst case over every cell run."""
+    linf, l2 = DEFAULT_EPS.get(config.dataset, (0.1, 1.0))
+    pixels = {"linf": config.eps or linf, "l2": config.eps_l2 or l2}
+    scale = 1 / std if config.protocol == "paper" else 1.0
+    out = {}
+    for norm, eps in pixels.items():
+        ok = robust_within_budget(correct, seen[norm], eps * scale)
+        out[norm] = {"eps": eps, "eps_attack_space": eps * scale, "adv_accuracy": _mean(ok)}
+    return out
+
+
+def _mean(flags: torch.Tensor) -> float:
+    return float(flags.float().mean())
