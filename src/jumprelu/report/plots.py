@@ -30,11 +30,18 @@ def _accuracy_plot(doc: Doc) -> Plot:
     attacks = list(dict.fromkeys(base_attack(a) for _, a in units(doc)))
     clean = {float(c["jump"]): 100 * c["accuracy"] for c in doc["clean"]}
     ens = {float(e["jump"]): 100 * e["adv_accuracy"] for e in doc["ensemble"]}
+    linf = {
+        float(e["jump"]): 100 * e["budget"]["linf"]["adv_accuracy"]
+        for e in doc["ensemble"]
+        if "linf" in e.get("budget", {})
+    }
     seen: list[str] = []
     with new_figure(4.0 * min(3, len(attacks)), 0.6 + 3.0 * math.ceil(len(attacks) / 3)) as fig:
         for ax, name in zip(panels(fig, len(attacks), 3), attacks, strict=True):
             ax.plot(list(clean), list(clean.values()), color=CLEAN, lw=1.2, marker=".")
             ax.plot(list(ens), list(ens.values()), color=ENSEMBLE, lw=2.2, ls=":", marker=".")
+            if linf:
+                ax.plot(list(linf), list(linf.values()), color=ENSEMBLE, lw=2.2, marker="s", ms=3)
             for t, a in units(doc):
                 if base_attack(a) != name:
                     continue
@@ -59,6 +66,10 @@ def _accuracy_plot(doc: Doc) -> Plot:
             *threat_handles(seen),
             Line2D([], [], color=ENSEMBLE, lw=2.2, ls=":", label="ensemble (worst case)"),
         ]
+        if linf:
+            handles.append(
+                Line2D([], [], color=ENSEMBLE, lw=2.2, marker="s", ms=3, label="worst case, L∞ ≤ ε")
+            )
         legend_below(fig, handles, len(handles))
         png = figure_png(fig)
     return Plot(
@@ -66,7 +77,8 @@ def _accuracy_plot(doc: Doc) -> Plot:
         "Accuracy against the jump, per attack and threat model",
         "Clean accuracy and accuracy under each attack (all n points, %) against the jump; one "
         "panel per attack with white-box, gray-box and adaptive (BPDA or gradient-free) lines; "
-        "the ensemble is the per-sample worst case over every attack and threat model.",
+        "the ensemble is the per-sample worst case over every attack and threat model; "
+        "'worst case, L∞ ≤ ε' counts only perturbations within the L∞ budget.",
         png,
     )
 
