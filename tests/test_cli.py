@@ -39,16 +39,22 @@ def test_demo_pipeline_summary_matches_results(
     text = capsys.readouterr().out
     doc = json.loads((out / "results.json").read_text())
     jump = doc["provenance"]["tuning"]["jump"]
-    assert f"chosen jump {jump:g}" in text
+    assert f"chosen jump {jump:g} on validation data" in text
     clean = {c["jump"]: c["accuracy"] for c in doc["clean"]}
-    assert f"{100 * clean[jump]:.2f}% at the chosen jump" in text
+    lines: dict[str, str] = {}
+    for line in text.splitlines():  # the first line per label (accuracy before rho2)
+        lines.setdefault(line.strip().split("  ")[0], line)
+    assert f"{100 * clean[jump]:.2f}% at jump {jump:g}" in lines["clean accuracy"]
     for threat in ("white", "gray", "adaptive"):
         low = min(
             c["metrics"]["adv_accuracy"]
             for c in doc["cells"]
-            if c["threat"] == threat and c["jump"] == jump
+            if c["threat"] == threat and c["jump"] == jump and c["family"] == "fixed-budget"
         )
-        assert f"{100 * low:6.2f}% at jump {jump:g}" in text
+        assert f"{100 * low:.2f}% at jump {jump:g}" in lines[threat]
+    ens = {e["jump"]: e for e in doc["ensemble"]}
+    within = ens[jump]["budget"]["linf"]["adv_accuracy"]
+    assert f"{100 * within:.2f}% at jump {jump:g}" in lines["worst case, every attack within eps"]
     assert (out / "report.html").is_file() and f"report: {out / 'report.html'}" in text
     # a second demo into the same directory resumes; another directory's content is refused
     assert main(["-q", "demo", "--out", str(out), "--n", "24"]) == 0

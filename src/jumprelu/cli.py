@@ -37,22 +37,26 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         summary = run_demo(
             args.out, max_drop=args.max_drop, device=args.device, n=args.n, progress=progress
         )
-    pct = {k: f"{100 * v:.2f}%" for k, v in summary.clean_accuracy.items()}
+    j = f"jump {summary.jump:g}"
+
+    def pair(v: dict[str, float], unit: str = "%") -> str:
+        scale, fmt = (100, ".2f") if unit == "%" else (1, ".4f")
+        a, b = f"{scale * v['jump 0']:{fmt}}{unit}", f"{scale * v['chosen']:{fmt}}{unit}"
+        return f"{a:>8s} at jump 0 -> {b:>8s} at {j}"
+
     print(
-        f"chosen jump {summary.jump:g} (validation: clean accuracy within "
-        f"{100 * summary.max_drop:g} point(s) of jump 0)"
+        f"chosen {j} on validation data (largest jump within {100 * summary.max_drop:g} "
+        "point(s) of jump 0's clean accuracy)"
     )
-    print(f"clean accuracy: {pct['jump 0']} at jump 0, {pct['chosen']} at the chosen jump")
+    print(f"clean accuracy                        {pair(summary.clean_accuracy)}")
+    print(f"under attack, L-inf eps = {summary.eps:g} (lowest over the fixed-budget attacks):")
     for threat, acc in summary.robust_accuracy.items():
-        print(
-            f"{threat:9s} lowest accuracy under attack: {100 * acc['jump 0']:6.2f}% at jump 0, "
-            f"{100 * acc['chosen']:6.2f}% at jump {summary.jump:g}"
-        )
-    ens = summary.ensemble
-    print(
-        f"ensemble (per-image worst case over all attacks): {100 * ens['jump 0']:.2f}% at "
-        f"jump 0, {100 * ens['chosen']:.2f}% at jump {summary.jump:g}"
-    )
+        print(f"  {threat:9s}                           {pair(acc)}")
+    print(f"  worst case, every attack within eps {pair(summary.within_budget)}")
+    print("DeepFool-L2 mean relative perturbation rho2 (all points; larger = more robust):")
+    for threat, rho in summary.rho2.items():
+        print(f"  {threat:9s}                           {pair(rho, '')}")
+    print(f"ensemble over every attack, unbounded {pair(summary.ensemble)}")
     for flag in summary.flags:
         print(f"FLAG {flag}")
     print(f"report: {summary.report}")

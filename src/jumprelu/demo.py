@@ -43,17 +43,25 @@ class DemoSummary:
     Attributes:
         jump: the jump chosen on validation data.
         max_drop: the clean-accuracy budget it was chosen under.
-        clean_accuracy: test accuracy at jump 0 and at the chosen jump.
-        robust_accuracy: per threat model, ``{"jump 0": acc, "chosen": acc}``: the lowest
-            accuracy under any one of that threat's attacks (on all test points).
-        ensemble: per-sample worst case over every attack and threat, at jump 0 and chosen.
+        eps: the L-infinity budget of the fixed-budget attacks (pixels).
+        clean_accuracy: test accuracy, ``{"jump 0": acc, "chosen": acc}`` (so are the others).
+        robust_accuracy: per threat model, the lowest accuracy under one of its fixed-budget
+            attacks (PGD-L∞; adaptive: BPDA PGD-L∞ and Square).
+        within_budget: per-sample worst case over every attack whose perturbation fits the
+            L-infinity budget.
+        rho2: DeepFool-L2's mean relative perturbation (all points), white-box and BPDA.
+        ensemble: per-sample worst case over every attack and threat, budget or not.
         out: the run directory; report: the HTML report's path (None when not rendered).
+        flags: sanity flags raised, as "code (where)".
     """
 
     jump: float
     max_drop: float
+    eps: float
     clean_accuracy: dict[str, float]
     robust_accuracy: dict[str, dict[str, float]]
+    within_budget: dict[str, float]
+    rho2: dict[str, dict[str, float]]
     ensemble: dict[str, float]
     out: str
     report: str | None = None
@@ -130,24 +138,36 @@ def summarize_demo(
     doc: dict[str, Any], jump: float, max_drop: float, out: str, report: str | None
 ) -> DemoSummary:
     """Condense a results document to the demo's summary (jump 0 against the chosen jump)."""
-    clean = {c["jump"]: c["accuracy"] for c in doc["clean"]}
+    keys = {0.0: "jump 0", jump: "chosen"}
+
+    def per_jump(rows: list[dict[str, Any]], value: Any) -> dict[str, float]:
+        got = {keys[r["jump"]]: float(value(r)) for r in rows if r["jump"] in keys}
+        return {"jump 0": got["jump 0"], "chosen": got["chosen"]}
+
     robust: dict[str, dict[str, float]] = {}
-    for cell in doc["cells"]:
-        if cell["jump"] in (0.0, jump):
-            key = "jump 0" if cell["jump"] == 0.0 else "chosen"
-            row = robust.setdefault(cell["threat"], {})
-            acc = cell["metrics"]["adv_accuracy"]
-            row[key] = min(row.get(key, acc), acc)
-            if jump == 0.0:
-                row["chosen"] = row["jump 0"]
-    ens = {e["jump"]: e["adv_accuracy"] for e in doc["ensemble"]}
+    rho2: dict[str, dict[str, float]] = {}
+    for threat in doc["config"]["threats"]:
+        cells = [c for c in doc["cells"] if c["threat"] == threat]
+        fixed = [c for c in cells if c["family"] == "fixed-budget"]
+        robust[threat] = {k: min(_acc(c) for c in fixed if c["jump"] == j) for j, k in keys.items()}
+        rho2[threat] = per_jump(
+            [c for c in cells if c["attack"].endswith("deepfool-l2")],
+            lambda c: c["metrics"]["rho2_all"],
+        )
     return DemoSummary(
         jump=jump,
         max_drop=max_drop,
-        clean_accuracy={"jump 0": clean[0.0], "chosen": clean[jump]},
+        eps=doc["ensemble"][0]["budget"]["linf"]["eps"],
+        clean_accuracy=per_jump(doc["clean"], lambda c: c["accuracy"]),
         robust_accuracy=robust,
-        ensemble={"jump 0": ens[0.0], "chosen": ens[jump]},
+        within_budget=per_jump(doc["ensemble"], lambda e: e["budget"]["linf"]["adv_accuracy"]),
+        rho2=rho2,
+        ensemble=per_jump(doc["ensemble"], lambda e: e["adv_accuracy"]),
         out=out,
         report=report,
         flags=[f"{f['code']} ({f['where']})" for f in doc["flags"]],
     )
+
+
+def _acc(cell: dict[str, Any]) -> float:
+    return float(cell["metrics"]["adv_accuracy"])
