@@ -92,3 +92,18 @@ def test_dtype_and_device_follow_input() -> None:
     out = JumpReLU(0.3).double()(x)
     assert out.dtype == torch.float64
     assert torch.equal(out, torch.where(x > 0.3, x, torch.zeros_like(x)))
+
+
+def test_smooth_surrogate_forward_exact_backward_smoothed() -> None:
+    x = torch.linspace(-1, 3, 401, requires_grad=True)
+    for jump in (0.0, 1.0):
+        y = jump_relu(x, jump, gradient="smooth")
+        assert torch.equal(y, jump_relu(x.detach(), jump))  # forward is JumpReLU exactly
+        (g,) = torch.autograd.grad(y.sum(), x)
+        assert torch.isfinite(g).all()
+        if jump == 0.0:  # a (numerically) ReLU gradient away from 0
+            far = x.detach().abs() > 0.01
+            assert torch.allclose(g[far], (x.detach()[far] > 0).float(), atol=1e-3)
+        else:  # unlike straight-through, units just below the jump get a push upwards
+            below = (x.detach() > 0.8) & (x.detach() < 1.0)
+            assert (g[below] > 0.2).all() and g[x.detach() < 0].abs().max() < 0.05

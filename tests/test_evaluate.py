@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -272,3 +273,14 @@ def test_torchrun_two_processes_match_single(
     assert metrics_by_cell(load_results(out)) == metrics_by_cell(reference[1])
     assert json.loads((out / "results.json").read_text())["schema_version"] == 1
     assert torch.distributed.is_available()
+
+
+def test_smooth_bpda_is_recorded_and_keeps_default_digests(tmp_path: Path) -> None:
+    assert "bpda_gradient" not in config().identity()  # earlier runs' digests stay valid
+    assert config(bpda_gradient="smooth").digest() != config().digest()
+    with pytest.raises(ConfigError, match="bpda gradient"):
+        config(bpda_gradient="exact").validate()
+    cfg = config(n=20, jumps=[0.0, 1.0], attacks=["fgsm"], threats=["adaptive"], adaptive_extra=[])
+    doc = run_evaluate(dataclasses.replace(cfg, bpda_gradient="smooth"), tmp_path / "smooth")
+    assert doc["config"]["bpda_gradient"] == "smooth"
+    assert {c["attack"] for c in doc["cells"]} == {"bpda:fgsm"}

@@ -6,7 +6,8 @@ ICPRAM 2020 (arXiv 1904.03750).
 The forward pass is always the same; how gradients flow through the jump is pluggable
 (``GRADIENTS``): ``"exact"`` is the almost-everywhere derivative 1[x > jump] the paper's
 white-box attacks see, ``"relu"`` is the straight-through (BPDA) derivative 1[x > 0] of the
-ReLU the jump replaced, which adaptive attacks use.
+ReLU the jump replaced, which adaptive attacks use by default, and ``"smooth"`` is the
+derivative of a sigmoid-smoothed jump (BPDA through a differentiable surrogate).
 """
 
 from __future__ import annotations
@@ -54,12 +55,30 @@ def _relu_straight_through(x: torch.Tensor, jump: torch.Tensor) -> torch.Tensor:
     return r + (_forward(x, jump) - r).detach()
 
 
+#: Width of the smooth surrogate's sigmoid, relative to the jump.
+SMOOTH_WIDTH = 0.25
+
+
+def _smooth_surrogate(x: torch.Tensor, jump: torch.Tensor) -> torch.Tensor:
+    """Forward: JumpReLU exactly. Backward: through s(x) = x * sigmoid((x - jump) / t).
+
+    ``t = SMOOTH_WIDTH * jump`` (plus a tiny floor), so s tends to x * 1[x > jump] as t -> 0 and
+    has the same shape at every jump; unlike the straight-through ReLU gradient it also rewards
+    pushing a unit across the threshold (BPDA with a differentiable approximation, Athalye et
+    al., ICML 2018).
+    """
+    width = SMOOTH_WIDTH * jump + 1e-6
+    s = x * torch.sigmoid((x - jump) / width)
+    return s + (_forward(x, jump) - s).detach()
+
+
 GradientFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 #: Gradient variants by name; each computes the JumpReLU forward pass exactly.
 GRADIENTS: dict[str, GradientFn] = {
     "exact": _exact,
     "relu": _relu_straight_through,
+    "smooth": _smooth_surrogate,
 }
 
 

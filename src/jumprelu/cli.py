@@ -120,6 +120,7 @@ def _eval_config(args: argparse.Namespace) -> Any:
         device=args.device,
         settings=_settings(args.set or []),
         adaptive_extra=_names(args.adaptive_extra),
+        bpda_gradient=args.bpda_gradient,
     )
 
 
@@ -251,6 +252,12 @@ def _grid_arguments(p: argparse.ArgumentParser, jumps: str) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--out", help="run directory (results.json, results.csv)")
     p.add_argument("--no-report", action="store_true", help="skip report.html / report.md")
+    p.add_argument(
+        "--bpda-gradient",
+        default="relu",
+        choices=["relu", "smooth"],
+        help="adaptive threat's gradient through JumpReLU: straight-through or smoothed jump",
+    )
     p.add_argument(
         "--set",
         action="append",

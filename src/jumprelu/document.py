@@ -112,7 +112,12 @@ def assemble(
     doc = {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
-        "config": {**config.identity(), "device": config.device, "batch_size": config.batch_size},
+        "config": {
+            **config.identity(),
+            "bpda_gradient": config.bpda_gradient,
+            "device": config.device,
+            "batch_size": config.batch_size,
+        },
         "config_digest": config.digest(),
         "provenance": {
             **provenance(config.seed),

@@ -42,6 +42,8 @@ class EvalConfig:
         batch_size: examples per attack call.
         arch, checkpoint, data_dir: where the model and data came from (for the record).
         device: "cpu" or "cuda".
+        bpda_gradient: the adaptive threat's backward pass through JumpReLU: "relu"
+            (straight-through, default) or "smooth" (sigmoid-smoothed jump).
     """
 
     dataset: str
@@ -61,6 +63,7 @@ class EvalConfig:
     checkpoint: str | None = None
     data_dir: str | None = None
     device: str = "cpu"
+    bpda_gradient: str = "relu"
 
     def validate(self) -> None:
         """Raise ConfigError for unknown names and out-of-range values."""
@@ -81,6 +84,8 @@ class EvalConfig:
             raise ConfigError(f"n must be >= 1, got {self.n}")
         if self.batch_size < 1:
             raise ConfigError(f"batch size must be >= 1, got {self.batch_size}")
+        if self.bpda_gradient not in ("relu", "smooth"):
+            raise ConfigError(f"bpda gradient must be relu or smooth, got {self.bpda_gradient!r}")
         for name in self.attacks + self.adaptive_extra:
             make_attack(name, **attack_settings(name, self, std=1.0))  # validates settings
 
@@ -89,6 +94,8 @@ class EvalConfig:
         d = dataclasses.asdict(self)
         for volatile in ("device", "batch_size", "data_dir"):
             d.pop(volatile)
+        if d["bpda_gradient"] == "relu":  # the default: digests of earlier runs stay valid
+            d.pop("bpda_gradient")
         return d
 
     def digest(self) -> str:

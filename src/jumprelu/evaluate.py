@@ -143,6 +143,7 @@ def _run_unit(
                 y,
                 batch_size=config.batch_size,
                 bpda=name.startswith("bpda:"),
+                bpda_gradient=config.bpda_gradient,
                 on_batch=progress.advance,
             )
         save_cell(cell_path(out, threat, name, jump), outcome)

@@ -93,6 +93,7 @@ def run_attack(
     batch_size: int,
     evaluate_on: nn.Module | None = None,
     bpda: bool = False,
+    bpda_gradient: str = "relu",
     on_batch: Callable[[int], None] | None = None,
 ) -> Outcome:
     """Run ``attack`` batch by batch and evaluate its inputs.
@@ -104,7 +105,8 @@ def run_attack(
         y: labels.
         batch_size: examples per attack call (the paper protocol's bounds are per batch).
         evaluate_on: the module whose predictions count (default: ``model``).
-        bpda: attack with straight-through JumpReLU gradients (restored afterwards).
+        bpda: attack with BPDA JumpReLU gradients (restored afterwards).
+        bpda_gradient: which: "relu" (straight-through) or "smooth" (sigmoid surrogate).
         on_batch: called with the batch size after each batch (progress bars).
 
     Returns:
@@ -113,7 +115,7 @@ def run_attack(
     dev = next(model.parameters()).device
     parts = []
     if bpda:
-        set_gradient(model, "relu")
+        set_gradient(model, bpda_gradient)
     try:
         for i in range(0, len(x), batch_size):
             parts.append(
