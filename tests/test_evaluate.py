@@ -20,6 +20,7 @@ from jumprelu.clean import predict
 from jumprelu.data import load_split
 from jumprelu.demo import default_model_path
 from jumprelu.errors import ConfigError
+from jumprelu.eval_config import units
 from jumprelu.evaluate import EvalConfig
 from jumprelu.progress import Progress
 from jumprelu.results import load_results
@@ -31,6 +32,7 @@ SETTINGS = {"square-linf": {"queries": 60}, "deepfool-l2": {"steps": 20}}
 BASE_ARGS = [
     *("--dataset", "digits", "--n-examples", "60", "--jumps", "0,0.5,2", "--attacks", ATTACKS),
     *("--batch-size", "25", "--set", "square-linf.queries=60", "--set", "deepfool-l2.steps=20"),
+    *("--bpda-gradient", "relu"),
 ]
 
 
@@ -42,6 +44,7 @@ def config(**kw: object) -> EvalConfig:
         "n": 60,
         "batch_size": 25,
         "settings": SETTINGS,
+        "bpda_gradient": "relu",
     }
     base.update(kw)
     return EvalConfig(**base)  # type: ignore[arg-type]
@@ -283,4 +286,7 @@ def test_smooth_bpda_is_recorded_and_keeps_default_digests(tmp_path: Path) -> No
     cfg = config(n=20, jumps=[0.0, 1.0], attacks=["fgsm"], threats=["adaptive"], adaptive_extra=[])
     doc = run_evaluate(dataclasses.replace(cfg, bpda_gradient="smooth"), tmp_path / "smooth")
     assert doc["config"]["bpda_gradient"] == "smooth"
-    assert {c["attack"] for c in doc["cells"]} == {"bpda:fgsm"}
+    assert {c["attack"] for c in doc["cells"]} == {"bpda-smooth:fgsm"}
+    both = dataclasses.replace(cfg, bpda_gradient="both")
+    assert units(both) == [("adaptive", "bpda:fgsm"), ("adaptive", "bpda-smooth:fgsm")]
+    assert "bpda_gradient" in both.identity()

@@ -254,9 +254,10 @@ def _grid_arguments(p: argparse.ArgumentParser, jumps: str) -> None:
     p.add_argument("--no-report", action="store_true", help="skip report.html / report.md")
     p.add_argument(
         "--bpda-gradient",
-        default="relu",
-        choices=["relu", "smooth"],
-        help="adaptive threat's gradient through JumpReLU: straight-through or smoothed jump",
+        default="both",
+        choices=["relu", "smooth", "both"],
+        help="adaptive gradient attacks: straight-through (bpda:), through a smoothed jump "
+        "(bpda-smooth:), or both (default)",
     )
     p.add_argument(
         "--set",

@@ -16,7 +16,7 @@ from .checks import sanity_flags
 from .clean import predict
 from .data import Split
 from .errors import ConfigError
-from .eval_config import DEFAULT_EPS, EvalConfig, attack_settings, units
+from .eval_config import DEFAULT_EPS, EvalConfig, attack_settings, split_unit, units
 from .metrics import robust_accuracy_curve, robust_within_budget, summarize
 from .results import SCHEMA, SCHEMA_VERSION, provenance, tensor_sha256, write_results
 from .retrofit import set_jump
@@ -76,7 +76,7 @@ def assemble(
                 grad_evals=info["grad_evals"],
                 seconds=info["seconds"],
             )
-            attack_name = name.removeprefix("bpda:")
+            attack_name, _ = split_unit(name)
             settings = attack_settings(attack_name, config, std=std)
             cell = {
                 "threat": threat,

@@ -14,7 +14,27 @@ from .data import DATASETS
 from .errors import ConfigError
 from .threats import GRADIENT_FREE, PROTOCOLS, THREATS
 
-__all__ = ["DEFAULT_EPS", "PAPER_STEPS", "EvalConfig", "attack_settings", "units"]
+__all__ = [
+    "BPDA_PREFIXES",
+    "DEFAULT_EPS",
+    "PAPER_STEPS",
+    "EvalConfig",
+    "attack_settings",
+    "split_unit",
+    "units",
+]
+
+#: Unit-name prefixes of adaptive gradient attacks and the JumpReLU gradient each uses.
+BPDA_PREFIXES = {"bpda:": "relu", "bpda-smooth:": "smooth"}
+
+
+def split_unit(name: str) -> tuple[str, str | None]:
+    """``("pgd-linf", "smooth")`` for ``"bpda-smooth:pgd-linf"``; ``(name, None)`` without BPDA."""
+    for prefix, gradient in BPDA_PREFIXES.items():
+        if name.startswith(prefix):
+            return name.removeprefix(prefix), gradient
+    return name, None
+
 
 #: Default budgets per dataset in [0, 1] pixel units: (linf, l2).
 DEFAULT_EPS = {"mnist": (0.3, 2.0), "cifar10": (8 / 255, 0.5), "digits": (0.1, 1.0)}
@@ -42,8 +62,9 @@ class EvalConfig:
         batch_size: examples per attack call.
         arch, checkpoint, data_dir: where the model and data came from (for the record).
         device: "cpu" or "cuda".
-        bpda_gradient: the adaptive threat's backward pass through JumpReLU: "relu"
-            (straight-through, default) or "smooth" (sigmoid-smoothed jump).
+        bpda_gradient: the adaptive threat's backward pass through JumpReLU for gradient
+            attacks: "relu" (straight-through, units ``bpda:NAME``), "smooth" (through a
+            sigmoid-smoothed jump, units ``bpda-smooth:NAME``) or "both" (default).
     """
 
     dataset: str
@@ -63,7 +84,7 @@ class EvalConfig:
     checkpoint: str | None = None
     data_dir: str | None = None
     device: str = "cpu"
-    bpda_gradient: str = "relu"
+    bpda_gradient: str = "both"
 
     def validate(self) -> None:
         """Raise ConfigError for unknown names and out-of-range values."""
@@ -84,8 +105,10 @@ class EvalConfig:
             raise ConfigError(f"n must be >= 1, got {self.n}")
         if self.batch_size < 1:
             raise ConfigError(f"batch size must be >= 1, got {self.batch_size}")
-        if self.bpda_gradient not in ("relu", "smooth"):
-            raise ConfigError(f"bpda gradient must be relu or smooth, got {self.bpda_gradient!r}")
+        if self.bpda_gradient not in ("relu", "smooth", "both"):
+            raise ConfigError(
+                f"bpda gradient must be relu, smooth or both, got {self.bpda_gradient!r}"
+            )
         for name in self.attacks + self.adaptive_extra:
             make_attack(name, **attack_settings(name, self, std=1.0))  # validates settings
 
@@ -94,7 +117,7 @@ class EvalConfig:
         d = dataclasses.asdict(self)
         for volatile in ("device", "batch_size", "data_dir"):
             d.pop(volatile)
-        if d["bpda_gradient"] == "relu":  # the default: digests of earlier runs stay valid
+        if d["bpda_gradient"] == "relu":  # what runs before the option did: digests stay valid
             d.pop("bpda_gradient")
         return d
 
@@ -135,7 +158,8 @@ def units(config: EvalConfig) -> list[tuple[str, str]]:
     for threat in config.threats:
         names = config.attacks
         if threat == "adaptive":
-            grad = [f"bpda:{a}" for a in config.attacks if a not in GRADIENT_FREE]
+            prefixes = [p for p, g in BPDA_PREFIXES.items() if config.bpda_gradient in (g, "both")]
+            grad = [f"{p}{a}" for p in prefixes for a in config.attacks if a not in GRADIENT_FREE]
             names = grad + [a for a in config.adaptive_extra if a not in grad]
         units += [(threat, a) for a in names]
     return units

@@ -26,7 +26,14 @@ from .clean import predict
 from .data import Split
 from .document import assemble
 from .errors import ConfigError
-from .eval_config import DEFAULT_EPS, PAPER_STEPS, EvalConfig, attack_settings, units
+from .eval_config import (
+    DEFAULT_EPS,
+    PAPER_STEPS,
+    EvalConfig,
+    attack_settings,
+    split_unit,
+    units,
+)
 from .progress import NULL_PROGRESS, Progress
 from .results import write_json
 from .retrofit import retrofit, set_jump
@@ -119,7 +126,7 @@ def _run_unit(
     todo = [j for j in config.jumps if load_cell(cell_path(out, threat, name, j)) is None]
     if not todo:
         return
-    attack_name = name.removeprefix("bpda:")
+    attack_name, gradient = split_unit(name)
     attack = make_attack(attack_name, **attack_settings(attack_name, config, std=std))
     target, xs = attack_space(jm, x, config.protocol)
     crafted: Outcome | None = None
@@ -142,8 +149,8 @@ def _run_unit(
                 xs,
                 y,
                 batch_size=config.batch_size,
-                bpda=name.startswith("bpda:"),
-                bpda_gradient=config.bpda_gradient,
+                bpda=gradient is not None,
+                bpda_gradient=gradient or "relu",
                 on_batch=progress.advance,
             )
         save_cell(cell_path(out, threat, name, jump), outcome)

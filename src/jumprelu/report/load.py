@@ -151,8 +151,8 @@ def cell_index(doc: Doc) -> dict[tuple[str, str, float], dict[str, Any]]:
 
 
 def base_attack(attack: str) -> str:
-    """The attack's name without the ``bpda:`` prefix of adaptive straight-through attacks."""
-    return attack.removeprefix("bpda:")
+    """The attack's name without the ``bpda:`` / ``bpda-smooth:`` prefix of adaptive attacks."""
+    return attack.split(":", 1)[-1]
 
 
 def chosen_jump(doc: Doc) -> float | None:

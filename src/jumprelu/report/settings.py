@@ -24,7 +24,7 @@ def settings_table(doc: Doc) -> Table:
         g = groups.setdefault(
             key, {"family": c["family"], "threats": [], "settings": c["settings"]}
         )
-        label = c["threat"] + (" (BPDA)" if c["attack"].startswith("bpda:") else "")
+        label = c["threat"] + (" (BPDA)" if c["attack"].startswith("bpda") else "")
         if label not in g["threats"]:
             g["threats"].append(label)
     rows = []
