@@ -280,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser(
         "demo",
-        help="offline: tune, attack and report the shipped digits model (about 2 minutes)",
+        help="offline: tune, attack and report the shipped digits model (about 15 s)",
     )
     demo.add_argument("--out", default="jumprelu-demo", help="run directory (default: %(default)s)")
     demo.add_argument("--max-drop", type=float, default=0.01, help="allowed clean-accuracy drop")
