@@ -36,6 +36,7 @@ def _accuracy_plot(doc: Doc) -> Plot:
         if "linf" in e.get("budget", {})
     }
     seen: list[str] = []
+    any_smooth = False
     with new_figure(4.0 * min(3, len(attacks)), 0.6 + 3.0 * math.ceil(len(attacks) / 3)) as fig:
         for ax, name in zip(panels(fig, len(attacks), 3), attacks, strict=True):
             ax.plot(list(clean), list(clean.values()), color=CLEAN, lw=1.2, marker=".")
@@ -50,14 +51,16 @@ def _accuracy_plot(doc: Doc) -> Plot:
                     for j in js
                     if (t, a, j) in cells
                 ]
+                smooth = a.startswith("bpda-smooth:")
                 ax.plot(
                     *zip(*pts, strict=True),
                     color=threat_color(t),
-                    ls=THREAT_DASHES.get(t, "-"),
+                    ls=(0, (1, 1)) if smooth else THREAT_DASHES.get(t, "-"),
                     lw=1.8,
-                    marker="o",
+                    marker="^" if smooth else "o",
                     ms=4,
                 )
+                any_smooth = any_smooth or smooth
                 seen += [t] if t not in seen else []
             chosen_line(ax, chosen)
             ax.set(title=name, xlabel="jump", ylabel="accuracy (%)", ylim=(-3, 103))
@@ -66,6 +69,12 @@ def _accuracy_plot(doc: Doc) -> Plot:
             *threat_handles(seen),
             Line2D([], [], color=ENSEMBLE, lw=2.2, ls=":", label="ensemble (worst case)"),
         ]
+        if any_smooth:
+            handles.insert(
+                -1,
+                Line2D([], [], color=threat_color("adaptive"), lw=1.8, ls=(0, (1, 1)),
+                       marker="^", ms=4, label="Adaptive, smooth BPDA"),
+            )  # fmt: skip
         if linf:
             handles.append(
                 Line2D([], [], color=ENSEMBLE, lw=2.2, marker="s", ms=3, label="worst case, L∞ ≤ ε")
