@@ -87,6 +87,13 @@ def test_document_structure(reference: tuple[Path, dict[str, object]]) -> None:
     ens = {e["jump"]: e["adv_accuracy"] for e in doc["ensemble"]}  # type: ignore[attr-defined]
     for (_, _, jump), m in cells.items():
         assert ens[jump] <= m["adv_accuracy"] + 1e-12  # worst case over all attacks
+    required = {"n", "clean_accuracy", "adv_accuracy", "success_rate", "rho_l2_mean"}
+    required |= {"rho_linf_mean", "rho_l2_mean_successful", "seconds"}
+    for c in doc["cells"]:  # type: ignore[attr-defined]
+        m = c["metrics"]
+        assert required <= set(m)
+        assert (m["rho_l2_mean"], m["rho_linf_mean"]) == (m["rho2_all"], m["rhoinf_all"])
+        assert m["rho_l2_mean_successful"] == m["rho2_success"]
     csv_rows = (out / "results.csv").read_text().splitlines()
     assert len(csv_rows) == 1 + len(cells)
     assert doc["provenance"]["checkpoint_sha256"] and doc["provenance"]["data_sha256"]
