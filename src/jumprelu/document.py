@@ -24,6 +24,7 @@ from .threats import N_EXAMPLES, attack_space
 
 __all__ = ["assemble"]
 
+
 def assemble(
     config: EvalConfig, jm: nn.Module, data: Split, out: Path, extra: dict[str, Any], write: bool
 ) -> dict[str, Any]:
