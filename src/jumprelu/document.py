@@ -16,7 +16,7 @@ from .checks import sanity_flags
 from .clean import predict
 from .data import Split
 from .errors import ConfigError
-from .eval_config import DEFAULT_EPS, EvalConfig, attack_settings, split_unit, units
+from .eval_config import EvalConfig, attack_settings, budgets, split_unit, units
 from .metrics import robust_accuracy_curve, robust_within_budget, summarize
 from .results import SCHEMA, SCHEMA_VERSION, provenance, tensor_sha256, write_results
 from .retrofit import set_jump
@@ -163,15 +163,12 @@ def _budgets(
     seen: dict[str, list[tuple[torch.Tensor, torch.Tensor]]],
 ) -> dict[str, dict[str, float]]:
     """Robust accuracy within the L-inf and L2 budgets, worst case over every cell run."""
-    linf, l2 = DEFAULT_EPS.get(config.dataset, (0.1, 1.0))
-    pixels = {"linf": config.eps or linf, "l2": config.eps_l2 or l2}
-    scale = 1 / std if config.protocol == "paper" else 1.0
     out = {}
-    for norm, eps in pixels.items():
-        ok = robust_within_budget(correct, seen[norm], eps * scale)
-        out[norm] = {"eps": eps, "eps_attack_space": eps * scale, "adv_accuracy": _mean(ok)}
+    for norm, (pixels, eps) in budgets(config, std=std).items():
+        ok = robust_within_budget(correct, seen[norm], eps)
+        out[norm] = {
+            "eps": pixels,
+            "eps_attack_space": eps,
+            "adv_accuracy": float(ok.float().mean()),
+        }
     return out
-
-
-def _mean(flags: torch.Tensor) -> float:
-    return float(flags.float().mean())

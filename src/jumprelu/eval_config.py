@@ -20,6 +20,7 @@ __all__ = [
     "PAPER_STEPS",
     "EvalConfig",
     "attack_settings",
+    "budgets",
     "split_unit",
     "units",
 ]
@@ -126,6 +127,19 @@ class EvalConfig:
         return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()
 
 
+def budgets(config: EvalConfig, *, std: float) -> dict[str, tuple[float, float]]:
+    """The L-inf and L2 budgets: ``{norm: (pixels, attacked-space units)}``.
+
+    Args:
+        config: the evaluation config (``eps``/``eps_l2`` or the dataset's defaults).
+        std: mean normalisation std (the paper protocol attacks normalised inputs).
+    """
+    linf, l2 = DEFAULT_EPS.get(config.dataset, (0.1, 1.0))
+    scale = 1 / std if config.protocol == "paper" else 1.0
+    pixels = {"linf": config.eps or linf, "l2": config.eps_l2 or l2}
+    return {norm: (eps, eps * scale) for norm, eps in pixels.items()}
+
+
 def attack_settings(name: str, config: EvalConfig, *, std: float) -> dict[str, Any]:
     """The settings an attack runs with under ``config``'s protocol.
 
@@ -138,13 +152,12 @@ def attack_settings(name: str, config: EvalConfig, *, std: float) -> dict[str, A
         Keyword arguments for ``make_attack``.
     """
     paper = config.protocol == "paper"
-    scale = 1 / std if paper else 1.0
-    linf, l2 = DEFAULT_EPS.get(config.dataset, (0.1, 1.0))
+    eps = budgets(config, std=std)
     s: dict[str, Any] = {"bounds": "paper"} if paper else {}
     if name in ("fgsm", "pgd-linf", "square-linf"):
-        s["eps"] = (config.eps or linf) * scale
+        s["eps"] = eps["linf"][1]
     elif name == "pgd-l2":
-        s["eps"] = (config.eps_l2 or l2) * scale
+        s["eps"] = eps["l2"][1]
     if name.startswith(("pgd", "square")):
         s["seed"] = config.seed
     if paper and name.startswith(("ifgsm", "deepfool", "tr-")):

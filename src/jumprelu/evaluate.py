@@ -149,8 +149,7 @@ def _run_unit(
                 xs,
                 y,
                 batch_size=config.batch_size,
-                bpda=gradient is not None,
-                bpda_gradient=gradient or "relu",
+                bpda=gradient,
                 on_batch=progress.advance,
             )
         save_cell(cell_path(out, threat, name, jump), outcome)

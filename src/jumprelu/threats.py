@@ -92,8 +92,7 @@ def run_attack(
     *,
     batch_size: int,
     evaluate_on: nn.Module | None = None,
-    bpda: bool = False,
-    bpda_gradient: str = "relu",
+    bpda: str | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> Outcome:
     """Run ``attack`` batch by batch and evaluate its inputs.
@@ -105,8 +104,8 @@ def run_attack(
         y: labels.
         batch_size: examples per attack call (the paper protocol's bounds are per batch).
         evaluate_on: the module whose predictions count (default: ``model``).
-        bpda: attack with BPDA JumpReLU gradients (restored afterwards).
-        bpda_gradient: which: "relu" (straight-through) or "smooth" (sigmoid surrogate).
+        bpda: attack with this JumpReLU gradient instead of the exact one (BPDA): "relu"
+            (straight-through) or "smooth" (sigmoid surrogate); restored afterwards.
         on_batch: called with the batch size after each batch (progress bars).
 
     Returns:
@@ -114,8 +113,8 @@ def run_attack(
     """
     dev = next(model.parameters()).device
     parts = []
-    if bpda:
-        set_gradient(model, bpda_gradient)
+    if bpda is not None:
+        set_gradient(model, bpda)
     try:
         for i in range(0, len(x), batch_size):
             parts.append(
@@ -124,7 +123,7 @@ def run_attack(
             if on_batch is not None:
                 on_batch(len(parts[-1].success))
     finally:
-        if bpda:
+        if bpda is not None:
             set_gradient(model, "exact")
     x_adv = torch.cat([p.x_adv.cpu() for p in parts])
     if evaluate_on is None:

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import JumpReLUError
-from ..results import load_results
+from ..eval_config import split_unit
+from ..results import CSV_COLUMNS, load_results
 
 __all__ = [
     "THREAT_LABELS",
@@ -32,21 +33,8 @@ THREAT_LABELS = {"white": "White-box", "gray": "Gray-box", "adaptive": "Adaptive
 
 _TOP = ("config", "provenance", "conventions", "clean", "cells", "ensemble", "flags")
 _CELL = ("threat", "attack", "jump", "family", "settings", "metrics")
-_METRICS = (
-    "n",
-    "clean_accuracy",
-    "adv_accuracy",
-    "success_rate",
-    "rho2_all",
-    "rhoinf_all",
-    "rho2_success",
-    "rhoinf_success",
-    "l2_success",
-    "linf_success",
-    "zero_grad_fraction",
-    "grad_evals",
-    "seconds",
-)
+#: Metric fields the report needs: those of the CSV, whose first four columns name the cell.
+_METRICS = CSV_COLUMNS[4:]
 
 
 class ReportError(JumpReLUError):
@@ -152,7 +140,7 @@ def cell_index(doc: Doc) -> dict[tuple[str, str, float], dict[str, Any]]:
 
 def base_attack(attack: str) -> str:
     """The attack's name without the ``bpda:`` / ``bpda-smooth:`` prefix of adaptive attacks."""
-    return attack.split(":", 1)[-1]
+    return split_unit(attack)[0]
 
 
 def chosen_jump(doc: Doc) -> float | None:
