@@ -117,9 +117,8 @@ def run_attack(
         set_gradient(model, bpda)
     try:
         for i in range(0, len(x), batch_size):
-            parts.append(
-                attack(model, x[i : i + batch_size].to(dev), y[i : i + batch_size].to(dev))
-            )
+            xb, yb = x[i : i + batch_size].to(dev), y[i : i + batch_size].to(dev)
+            parts.append(attack(model, xb, yb, index=torch.arange(i, i + len(xb))))
             if on_batch is not None:
                 on_batch(len(parts[-1].success))
     finally:

@@ -118,12 +118,21 @@ class RunOutput:
             gradient for multi-class methods).
         zero_grad: (N,) bool, samples the method gave up on because their gradient was
             exactly zero (gradient masking), or None.
+        zero_grad_steps: (N,) int, how many of the sample's input gradients were exactly zero
+            at any iterate (not only at the start), or None when the attack does not count.
+        trace: (N, T) float, the objective the attack optimised at each iteration (higher is
+            better for the attacker; NaN where the sample was not updated), or None.
+        found: (N,) bool, some iterate was adversarial (the runner compares it with the
+            returned input: a success found and lost is "silent success"), or None.
     """
 
     x_adv: torch.Tensor
     iterations: torch.Tensor
     grad_evals: torch.Tensor
     zero_grad: torch.Tensor | None = None
+    zero_grad_steps: torch.Tensor | None = None
+    trace: torch.Tensor | None = None
+    found: torch.Tensor | None = None
 
 
 @dataclass
@@ -146,6 +155,10 @@ class AttackResult:
         zero_grad: (N,) bool, samples abandoned on an exactly zero gradient.
         seconds: wall time of the call.
         config: the attack's settings.
+        zero_grad_steps: (N,) int, exactly-zero input gradients met at any iterate (-1: the
+            attack does not count them).
+        trace: (N, T) objective per iteration, or None (see ``RunOutput``).
+        found: (N,) bool, some iterate was adversarial (defaults to ``success``).
     """
 
     attack: str
@@ -161,6 +174,9 @@ class AttackResult:
     zero_grad: torch.Tensor
     seconds: float
     config: dict[str, Any]
+    zero_grad_steps: torch.Tensor | None = None
+    trace: torch.Tensor | None = None
+    found: torch.Tensor | None = None
 
     @property
     def accuracy(self) -> float:
@@ -197,20 +213,41 @@ class Attack(ABC):
         return Bounds.of_batch(x) if self.bounds == "paper" else Bounds()
 
     @abstractmethod
-    def _run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, bounds: Bounds) -> RunOutput:
-        """The algorithm: return candidate adversarial inputs for every sample."""
+    def _run(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        bounds: Bounds,
+        index: torch.Tensor,
+    ) -> RunOutput:
+        """The algorithm: return candidate adversarial inputs for every sample.
+
+        ``index`` (N,) holds each sample's global index: randomised attacks key their random
+        numbers on it (``rng.SampleRandom``) so results do not depend on the batching.
+        """
 
     def _finish(self, x: torch.Tensor, x_adv: torch.Tensor, bounds: Bounds) -> torch.Tensor:
         """Enforce the box (subclasses add their budget)."""
         return bounds.clip(x_adv)
 
-    def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> AttackResult:
+    def __call__(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        *,
+        index: torch.Tensor | None = None,
+    ) -> AttackResult:
         """Attack ``model`` on ``(x, y)``.
 
         Args:
             model: a classifier returning logits; run in eval mode, its mode restored.
             x: inputs (N, ...) on the model's device, finite and within the bounds.
             y: int labels (N,).
+            index: (N,) global indices of the samples (default ``0..N-1``); a randomised
+                attack draws each sample's noise from its index, so a sample gets the same
+                result in any batch.
 
         Returns:
             An ``AttackResult``.
@@ -228,7 +265,13 @@ class Attack(ABC):
             with torch.no_grad():
                 clean_logits = _check_inputs(model, x, y, bounds)
             with torch.enable_grad():
-                out = self._run(model, x, y, bounds)
+                if index is None:
+                    index = torch.arange(len(x))
+                elif index.shape != (len(x),):
+                    raise ConfigError(
+                        f"index must have shape ({len(x)},), got {tuple(index.shape)}"
+                    )
+                out = self._run(model, x, y, bounds, index.cpu())
             x_adv = self._finish(x, out.x_adv.detach(), bounds)
             with torch.no_grad():
                 adv_pred = model(x_adv).argmax(1)
@@ -252,6 +295,15 @@ class Attack(ABC):
             zero_grad=zero.cpu(),
             seconds=time.perf_counter() - start,
             config=self.config(),
+            zero_grad_steps=(
+                torch.full((n,), -1, dtype=torch.long)
+                if out.zero_grad_steps is None
+                else out.zero_grad_steps.cpu()
+            ),
+            trace=None if out.trace is None else out.trace.cpu(),
+            found=(adv_pred != y).cpu()
+            if out.found is None
+            else out.found.cpu() | (adv_pred != y).cpu(),
         )
 
 

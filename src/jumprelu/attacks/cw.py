@@ -81,7 +81,14 @@ class CarliniWagnerL2(MinimalAttack):
             raise ConfigError(f"confidence must be a finite number >= 0, got {confidence!r}")
         self.lr = check_positive("lr", lr)
 
-    def _run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, bounds: Bounds) -> RunOutput:
+    def _run(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        bounds: Bounds,
+        index: torch.Tensor,
+    ) -> RunOutput:
         """Run the binary search over c with an Adam optimisation at each round.
 
         Args:

@@ -182,7 +182,14 @@ class DeepFool(MinimalAttack):
         x_new = torch.where(dead.view(-1, *([1] * (x.dim() - 1))), x, bounds.clip(x + step))
         return x_new, dead, classes.shape[1]
 
-    def _run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, bounds: Bounds) -> RunOutput:
+    def _run(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        bounds: Bounds,
+        index: torch.Tensor,
+    ) -> RunOutput:
         n, dev, batch = len(x), x.device, batch_for(self.batch_size, x)
         x_adv = x.clone()
         iterations = torch.zeros(n, dtype=torch.long, device=dev)

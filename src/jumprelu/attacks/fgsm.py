@@ -34,7 +34,14 @@ class FGSM(FixedBudgetAttack):
         super().__init__(eps=eps, norm=norm, bounds=bounds)
         self.name = "fgsm" if self.norm == "linf" else "fgm-l2"
 
-    def _run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, bounds: Bounds) -> RunOutput:
+    def _run(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        bounds: Bounds,
+        index: torch.Tensor,
+    ) -> RunOutput:
         """One gradient step from every sample; ``zero_grad`` flags exactly zero gradients."""
         grad, _ = loss_gradient(model, x, y)
         ones = torch.ones(len(x), dtype=torch.long)

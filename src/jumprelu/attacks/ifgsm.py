@@ -45,7 +45,14 @@ class IterativeFGSM(Attack):
         self.eps = check_positive("eps", eps)
         self.steps = check_count("steps", steps)
 
-    def _run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, bounds: Bounds) -> RunOutput:
+    def _run(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        bounds: Bounds,
+        index: torch.Tensor,
+    ) -> RunOutput:
         """Run the iterations.
 
         Args:

@@ -18,18 +18,29 @@ from torch import nn
 from ..errors import ConfigError
 from .base import Bounds, FixedBudgetAttack, RunOutput, check_count, check_positive, project
 from .grad import gradient_step, loss_gradient, zero_gradient
+from .rng import SampleRandom
 
-__all__ = ["PGD"]
+__all__ = ["PGD", "ball_noise"]
 
 
-def _ball_noise(shape: torch.Size, eps: float, norm: str, gen: torch.Generator) -> torch.Tensor:
-    """Uniform samples from the ``norm`` ball of radius ``eps`` (on the CPU)."""
+def ball_noise(
+    shape: torch.Size, eps: float, norm: str, rng: SampleRandom, stream: int
+) -> torch.Tensor:
+    """Uniform samples from the ``norm`` ball of radius ``eps`` (on the CPU), one per sample.
+
+    Args:
+        shape: (N, ...) the batch's shape.
+        eps: the ball's radius.
+        norm: "linf" or "l2".
+        rng: the batch's per-sample generator.
+        stream: which draw (e.g. the restart).
+    """
+    dims = tuple(shape[1:])
     if norm == "linf":
-        return (torch.rand(shape, generator=gen) * 2 - 1) * eps
-    n = shape[0]
-    direction = torch.randn(shape, generator=gen).flatten(1)
+        return (rng.uniform(stream, *dims) * 2 - 1) * eps
+    direction = rng.normal(stream, *dims).flatten(1)
     direction = direction / direction.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    radius = eps * torch.rand(n, 1, generator=gen) ** (1.0 / direction.shape[1])
+    radius = eps * rng.uniform(stream, 1) ** (1.0 / direction.shape[1])
     out: torch.Tensor = (direction * radius).view(shape)
     return out
 
@@ -75,7 +86,14 @@ class PGD(FixedBudgetAttack):
             raise ConfigError("restarts > 1 needs random_start=True (runs would be identical)")
         self.seed = check_count("seed", seed, minimum=0)
 
-    def _run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, bounds: Bounds) -> RunOutput:
+    def _run(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        bounds: Bounds,
+        index: torch.Tensor,
+    ) -> RunOutput:
         """Run every restart on the samples not yet fooled.
 
         Args:
@@ -88,20 +106,20 @@ class PGD(FixedBudgetAttack):
             One candidate per sample; ``zero_grad`` flags samples whose every input gradient
             was exactly zero (no signal to follow).
         """
-        gen = torch.Generator().manual_seed(self.seed)
+        rng = SampleRandom(self.seed, index)
         n, dev = len(x), x.device
         x_out = x.clone()
         iterations = torch.zeros(n, dtype=torch.long, device=dev)
         grad_evals = torch.zeros(n, dtype=torch.long, device=dev)
         signal = torch.zeros(n, dtype=torch.bool, device=dev)
         todo = torch.arange(n, device=dev)
-        for _ in range(self.restarts):
+        for restart in range(self.restarts):
             if todo.numel() == 0:
                 break
             x0, y0 = x[todo], y[todo]
             cur = x0.clone()
             if self.random_start:
-                noise = _ball_noise(x0.shape, self.eps, self.norm, gen)
+                noise = ball_noise(x0.shape, self.eps, self.norm, rng.take(todo), restart)
                 cur = bounds.clip(x0 + noise.to(dev, x.dtype))
             best, fooled = cur.clone(), torch.zeros(len(todo), dtype=torch.bool, device=dev)
             live = torch.arange(len(todo), device=dev)  # samples whose gradient is not zero

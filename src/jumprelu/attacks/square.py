@@ -64,7 +64,14 @@ class SquareAttack(FixedBudgetAttack):
         self.p_init = check_positive("p_init", p_init)
         self.seed = int(seed)
 
-    def _run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, bounds: Bounds) -> RunOutput:
+    def _run(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        bounds: Bounds,
+        index: torch.Tensor,
+    ) -> RunOutput:
         gen = torch.Generator().manual_seed(self.seed)
         n, c, h, w = x.shape
         eps, dev = self.eps, x.device

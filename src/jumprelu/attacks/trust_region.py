@@ -122,7 +122,14 @@ class TrustRegion(MinimalAttack):
         radius = torch.where(valid & (rho > GROW_ABOVE), grown, radius)
         return torch.where(valid & (rho < SHRINK_BELOW), shrunk, radius)
 
-    def _run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, bounds: Bounds) -> RunOutput:
+    def _run(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        bounds: Bounds,
+        index: torch.Tensor,
+    ) -> RunOutput:
         n, dev, batch = len(x), x.device, batch_for(self.batch_size, x)
         x_adv = x.clone()
         iterations = torch.zeros(n, dtype=torch.long, device=dev)
