@@ -23,6 +23,15 @@ QUICK: dict[str, dict[str, object]] = {
     "tr-adaptive-l2": {"steps": 10},
     "cw-l2": {"steps": 10, "binary_search_steps": 2},
     "square-linf": {"eps": 0.1, "queries": 20},
+    "square-l2": {"eps": 0.5, "queries": 20},
+    "apgd-ce-linf": {"eps": 0.1, "steps": 5},
+    "apgd-ce-l2": {"eps": 0.5, "steps": 5},
+    "apgd-dlr-linf": {"eps": 0.1, "steps": 5},
+    "apgd-dlr-l2": {"eps": 0.5, "steps": 5},
+    "apgd-t-linf": {"eps": 0.1, "steps": 5, "n_targets": 2},
+    "apgd-t-l2": {"eps": 0.5, "steps": 5, "n_targets": 2},
+    "fmn-linf": {"steps": 10},
+    "fmn-l2": {"steps": 10},
 }
 
 
@@ -49,6 +58,11 @@ def test_registry_covers_the_issue_names() -> None:
         "tr-linf",
         "tr-l2",
         "cw-l2",
+        "apgd-ce-linf",
+        "apgd-t-l2",
+        "fmn-l2",
+        "fmn-linf",
+        "square-l2",
     }
     assert expected <= set(ATTACKS)
     assert set(QUICK) == set(ATTACKS)

@@ -7,7 +7,9 @@ The forward pass is always the same; how gradients flow through the jump is plug
 (``GRADIENTS``): ``"exact"`` is the almost-everywhere derivative 1[x > jump] the paper's
 white-box attacks see, ``"relu"`` is the straight-through (BPDA) derivative 1[x > 0] of the
 ReLU the jump replaced, which adaptive attacks use by default, and ``"smooth"`` is the
-derivative of a sigmoid-smoothed jump (BPDA through a differentiable surrogate).
+derivative of a sigmoid-smoothed jump (BPDA through a differentiable surrogate);
+``"smooth-W"`` sets that sigmoid's width to ``W`` times the jump (``"smooth"`` is
+``"smooth-0.25"``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from torch import nn
 
 from .errors import ConfigError
 
-__all__ = ["GRADIENTS", "JumpReLU", "check_jump", "jump_relu"]
+__all__ = ["GRADIENTS", "JumpReLU", "check_gradient", "check_jump", "jump_relu", "smooth_surrogate"]
 
 
 def check_jump(jump: float) -> float:
@@ -55,40 +57,74 @@ def _relu_straight_through(x: torch.Tensor, jump: torch.Tensor) -> torch.Tensor:
     return r + (_forward(x, jump) - r).detach()
 
 
-#: Width of the smooth surrogate's sigmoid, relative to the jump.
+GradientFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+#: Width of the smooth surrogate's sigmoid, relative to the jump (gradient "smooth").
 SMOOTH_WIDTH = 0.25
 
 
-def _smooth_surrogate(x: torch.Tensor, jump: torch.Tensor) -> torch.Tensor:
-    """Forward: JumpReLU exactly. Backward: through s(x) = x * sigmoid((x - jump) / t).
+def smooth_surrogate(width: float) -> GradientFn:
+    """The gradient variant backpropagating through s(x) = x * sigmoid((x - jump) / t).
 
-    ``t = SMOOTH_WIDTH * jump`` (plus a tiny floor), so s tends to x * 1[x > jump] as t -> 0 and
-    has the same shape at every jump; unlike the straight-through ReLU gradient it also rewards
-    pushing a unit across the threshold (BPDA with a differentiable approximation, Athalye et
-    al., ICML 2018).
+    Forward: JumpReLU exactly. ``t = width * jump`` (plus a tiny floor), so s tends to
+    x * 1[x > jump] as t -> 0 and has the same shape at every jump; unlike the straight-through
+    ReLU gradient it also rewards pushing a unit across the threshold (BPDA with a
+    differentiable approximation, Athalye, Carlini and Wagner, ICML 2018).
+
+    Args:
+        width: the sigmoid's width relative to the jump (> 0).
+
+    Returns:
+        The gradient function ``(x, jump) -> output``.
     """
-    width = SMOOTH_WIDTH * jump + 1e-6
-    s = x * torch.sigmoid((x - jump) / width)
-    return s + (_forward(x, jump) - s).detach()
 
+    def fn(x: torch.Tensor, jump: torch.Tensor) -> torch.Tensor:
+        t = width * jump + 1e-6
+        s = x * torch.sigmoid((x - jump) / t)
+        return s + (_forward(x, jump) - s).detach()
 
-GradientFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    return fn
+
 
 #: Gradient variants by name; each computes the JumpReLU forward pass exactly.
 GRADIENTS: dict[str, GradientFn] = {
     "exact": _exact,
     "relu": _relu_straight_through,
-    "smooth": _smooth_surrogate,
+    "smooth": smooth_surrogate(SMOOTH_WIDTH),
 }
 
 
 def _gradient_fn(name: str) -> GradientFn:
-    try:
-        return GRADIENTS[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown gradient {name!r}; known: {', '.join(sorted(GRADIENTS))}"
-        ) from None
+    fn = GRADIENTS.get(name)
+    if fn is not None:
+        return fn
+    if isinstance(name, str) and name.startswith("smooth-"):
+        try:
+            width = float(name.removeprefix("smooth-"))
+        except ValueError:
+            width = math.nan
+        if math.isfinite(width) and width > 0:
+            return smooth_surrogate(width)
+        raise ConfigError(f"gradient {name!r}: the smooth surrogate's width must be a number > 0")
+    raise ConfigError(
+        f"unknown gradient {name!r}; known: {', '.join(sorted(GRADIENTS))}, smooth-WIDTH"
+    )
+
+
+def check_gradient(name: str) -> str:
+    """Validate a gradient variant's name (``GRADIENTS`` or ``smooth-W`` with W > 0).
+
+    Args:
+        name: the variant's name.
+
+    Returns:
+        The name.
+
+    Raises:
+        ConfigError: an unknown name or a width <= 0.
+    """
+    _gradient_fn(name)
+    return name
 
 
 def jump_relu(
@@ -116,8 +152,9 @@ class JumpReLU(nn.Module):
         jump: threshold kappa >= 0, stored as a buffer (saved in the state_dict).
         eval_only: apply the jump only in eval mode and act as a plain ReLU in training mode,
             as the paper's code did. By default the jump applies in both modes.
-        gradient: name in ``GRADIENTS``: ``"exact"`` (1[x > jump], default) or ``"relu"``
-            (straight-through, for BPDA attacks).
+        gradient: name in ``GRADIENTS``: ``"exact"`` (1[x > jump], default), ``"relu"``
+            (straight-through, for BPDA attacks), ``"smooth"`` or ``"smooth-W"`` (sigmoid
+            surrogate of width W times the jump).
     """
 
     jump: torch.Tensor
@@ -126,8 +163,8 @@ class JumpReLU(nn.Module):
         super().__init__()
         self.register_buffer("jump", torch.tensor(check_jump(jump)))
         self.eval_only = eval_only
-        _gradient_fn(gradient)
-        self.gradient = gradient
+        self._fn = _gradient_fn(gradient)
+        self._fn_name = self.gradient = gradient
 
     def set_jump(self, jump: float) -> None:
         """Change the threshold in place.
@@ -141,7 +178,9 @@ class JumpReLU(nn.Module):
         """Apply the activation (out of place)."""
         if self.eval_only and self.training:
             return torch.relu(x)
-        return _gradient_fn(self.gradient)(x, self.jump.to(x.dtype))
+        if self._fn_name != self.gradient:  # the attribute may be set directly
+            self._fn, self._fn_name = _gradient_fn(self.gradient), self.gradient
+        return self._fn(x, self.jump.to(x.dtype))
 
     def extra_repr(self) -> str:
         extra = f"jump={float(self.jump):g}"

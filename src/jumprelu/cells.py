@@ -15,10 +15,12 @@ import numpy as np
 from .atomic import atomic_write
 from .threats import N_EXAMPLES, Outcome
 
-__all__ = ["PER_SAMPLE", "cell_path", "load_cell", "save_cell"]
+__all__ = ["INDICATORS", "PER_SAMPLE", "cell_path", "load_cell", "save_cell"]
 
 #: Per-sample arrays stored for every cell.
 PER_SAMPLE = ("adv_correct", "l2", "linf", "l2_rel", "linf_rel", "zero_grad")
+#: Per-sample indicator arrays (absent from cells written before they existed).
+INDICATORS = ("zero_grad_steps", "silent", "improving", "unstable")
 
 
 def cell_path(out: Path, threat: str, attack: str, jump: float) -> Path:
@@ -29,9 +31,20 @@ def cell_path(out: Path, threat: str, attack: str, jump: float) -> Path:
 def save_cell(path: Path, outcome: Outcome) -> None:
     """Write ``outcome`` (per-sample arrays, the first adversarial inputs, timings) atomically."""
     arrays = {k: getattr(outcome, k).numpy() for k in PER_SAMPLE}
+    for k in INDICATORS:
+        value = getattr(outcome, k)
+        if value is not None and len(value) == len(outcome.adv_correct):
+            arrays[k] = value.numpy()
     arrays["examples"] = outcome.x_adv[:N_EXAMPLES].numpy()
     arrays["info"] = np.array(
-        json.dumps({"grad_evals": outcome.grad_evals, "seconds": outcome.seconds})
+        json.dumps(
+            {
+                "grad_evals": outcome.grad_evals,
+                "seconds": outcome.seconds,
+                "stages": outcome.stages,
+                "checks": outcome.checks,
+            }
+        )
     )
 
     def write(tmp: str) -> None:

@@ -52,6 +52,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"under attack, L-inf eps = {summary.eps:g} (lowest over the fixed-budget attacks):")
     for threat, acc in summary.robust_accuracy.items():
         print(f"  {threat:9s}                           {pair(acc)}")
+    print(f"  adaptive suite (cascade)            {pair(summary.suite)}")
     print(f"  worst case, every attack within eps {pair(summary.within_budget)}")
     print("DeepFool-L2 mean relative perturbation rho2 (all points; larger = more robust):")
     for threat, rho in summary.rho2.items():
@@ -99,14 +100,32 @@ def _cmd_accuracy(args: argparse.Namespace) -> int:
     return 0
 
 
+DEFAULT_ATTACKS = "ifgsm,deepfool-l2,pgd-linf"
+
+
 def _eval_config(args: argparse.Namespace) -> Any:
     from .evaluate import EvalConfig
 
+    threats = _names(args.threats)
+    if args.attacks is not None:
+        attacks = _names(args.attacks)
+    else:
+        attacks = [] if threats == ["adaptive"] else _names(DEFAULT_ATTACKS)
+    suite = args.suite
+    if suite is None:
+        suite = "default" if "adaptive" in threats and args.attacks is None else None
+    elif suite == "none":
+        suite = None
     return EvalConfig(
         dataset=args.dataset.lower(),
         jumps=args.jumps,
-        attacks=_names(args.attacks),
-        threats=_names(args.threats),
+        attacks=attacks,
+        threats=threats,
+        suite=suite,
+        surrogates=None if args.surrogates is None else _names(args.surrogates),
+        noise_sigma=args.noise_sigma,
+        noise_samples=args.noise_samples,
+        check_n=args.check_n,
         protocol=args.protocol,
         split=args.split,
         n=args.n,
@@ -236,7 +255,11 @@ def _grid_arguments(p: argparse.ArgumentParser, jumps: str) -> None:
     p.add_argument("--data-dir", help="data directory (default: $JUMPRELU_DATA)")
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
     p.add_argument("--jumps", default=jumps, help="comma-separated jumps")
-    p.add_argument("--attacks", default="ifgsm,deepfool-l2,pgd-linf", help="attack names")
+    p.add_argument(
+        "--attacks",
+        help=f"attack names (default: {DEFAULT_ATTACKS} for white/gray; with only the "
+        "adaptive threat: none, the suite alone)",
+    )
     p.add_argument("--threats", default="white,gray,adaptive", help="white,gray,adaptive")
     p.add_argument("--protocol", default="standard", choices=["standard", "paper"])
     p.add_argument(
@@ -258,6 +281,31 @@ def _grid_arguments(p: argparse.ArgumentParser, jumps: str) -> None:
         choices=["relu", "smooth", "both"],
         help="adaptive gradient attacks: straight-through (bpda:), through a smoothed jump "
         "(bpda-smooth:), or both (default)",
+    )
+    p.add_argument(
+        "--suite",
+        help="adaptive suite, a cascade of APGD-CE, APGD-T, FMN and Square through every "
+        "surrogate: default (L-inf and L2), linf, l2 or none (default: default when the "
+        "adaptive threat runs, none otherwise)",
+    )
+    p.add_argument(
+        "--surrogates",
+        help="BPDA surrogates: relu, smooth, smooth-WIDTH (width x jump), each optionally "
+        "+noise (default: the suite's relu,smooth-0.1,smooth-0.25,smooth-0.5,smooth-1; "
+        "attacks: --bpda-gradient)",
+    )
+    p.add_argument(
+        "--noise-sigma",
+        type=float,
+        default=0.0,
+        help="std of the Gaussian input noise of +noise surrogates (attack-space units)",
+    )
+    p.add_argument("--noise-samples", type=int, default=8, help="noise draws per gradient")
+    p.add_argument(
+        "--check-n",
+        type=int,
+        default=100,
+        help="points re-attacked by the indicators of attack failure (0: none)",
     )
     p.add_argument(
         "--set",

@@ -16,10 +16,11 @@ from .checks import sanity_flags
 from .clean import predict
 from .data import Split
 from .errors import ConfigError
-from .eval_config import EvalConfig, attack_settings, budgets, split_unit, units
+from .eval_config import SUITE_STAGES, EvalConfig, attack_settings, budgets, split_unit, units
 from .metrics import robust_accuracy_curve, robust_within_budget, summarize
 from .results import SCHEMA, SCHEMA_VERSION, provenance, tensor_sha256, write_results
 from .retrofit import set_jump
+from .suite import suite_plan
 from .threats import N_EXAMPLES, attack_space
 
 __all__ = ["assemble"]
@@ -78,14 +79,16 @@ def assemble(
                 seconds=info["seconds"],
             )
             attack_name, _ = split_unit(name)
-            settings = attack_settings(attack_name, config, std=std)
+            settings, family = _settings(config, attack_name, std, jump)
             cell = {
                 "threat": threat,
                 "attack": name,
                 "jump": jump,
                 "settings": settings,
-                "family": make_attack(attack_name, **settings).family,
+                "family": family,
                 "metrics": metrics.to_dict(),
+                "indicators": _indicators(c, correct, adv_ok),
+                **{k: info[k] for k in ("stages", "checks") if info.get(k)},
                 "examples": c["examples"].tolist(),
                 "examples_pred": predict(target, torch.from_numpy(c["examples"])).tolist(),
             }
@@ -143,6 +146,33 @@ def assemble(
     if write:
         write_results(out, doc)
     return doc
+
+
+def _settings(config: EvalConfig, name: str, std: float, jump: float) -> tuple[dict[str, Any], str]:
+    """A cell's settings and family (a suite's: its budget, stages and surrogates)."""
+    if name.startswith("suite-"):
+        norm = name.removeprefix("suite-")
+        surrogates = config.suite_surrogates()
+        return {
+            "eps": budgets(config, std=std)[norm][1],
+            "norm": norm,
+            "stages": [f"{a}@{s}" if s else a for a, s in suite_plan(norm, surrogates, jump)],
+            "stage_settings": {a: attack_settings(a, config, std=std) for a in SUITE_STAGES[norm]},
+        }, "fixed-budget"
+    settings = attack_settings(name, config, std=std)
+    return settings, make_attack(name, **settings).family
+
+
+def _indicators(c: dict[str, Any], correct: torch.Tensor, adv_ok: torch.Tensor) -> dict[str, Any]:
+    """Per-cell counts of the per-sample indicators of attack failure (absent: None)."""
+    fooled = correct & ~adv_ok
+    out: dict[str, Any] = {"n_correct": int(correct.sum()), "n_fooled": int(fooled.sum())}
+    if "zero_grad_steps" in c:
+        steps = torch.from_numpy(c["zero_grad_steps"])
+        out["zero_grad_any"] = None if bool((steps < 0).all()) else int((steps > 0).sum())
+    for k in ("silent", "improving", "unstable"):
+        out[k] = int(torch.from_numpy(c[k]).sum()) if k in c else None
+    return out
 
 
 def _examples(model: nn.Module, data: Split) -> dict[str, Any]:

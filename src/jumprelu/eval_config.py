@@ -8,7 +8,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .activation import check_gradient
 from .attacks import ATTACKS, make_attack
+from .attacks.base import check_count
 from .clean import parse_jumps
 from .data import DATASETS
 from .errors import ConfigError
@@ -18,27 +20,80 @@ __all__ = [
     "BPDA_PREFIXES",
     "DEFAULT_EPS",
     "PAPER_STEPS",
+    "SUITES",
+    "SUITE_STAGES",
+    "SUITE_SURROGATES",
     "EvalConfig",
     "attack_settings",
     "budgets",
     "split_unit",
+    "surrogate_prefix",
     "units",
 ]
 
-#: Unit-name prefixes of adaptive gradient attacks and the JumpReLU gradient each uses.
+#: Unit-name prefixes of adaptive gradient attacks and the JumpReLU gradient each uses; any
+#: other surrogate S is written ``bpda-S:NAME`` (e.g. ``bpda-smooth-0.1:apgd-ce-linf``).
 BPDA_PREFIXES = {"bpda:": "relu", "bpda-smooth:": "smooth"}
+
+#: Adaptive suites: name -> the norms whose cascade runs (one ``suite-NORM`` unit each).
+SUITES: dict[str, tuple[str, ...]] = {"default": ("linf", "l2"), "linf": ("linf",), "l2": ("l2",)}
+#: The cascade's stages per norm, in order (AutoAttack's order, FMN in FAB's place); each
+#: gradient stage runs once per surrogate, each only on the points still robust.
+SUITE_STAGES: dict[str, tuple[str, ...]] = {
+    "linf": ("apgd-ce-linf", "apgd-t-linf", "fmn-linf", "square-linf"),
+    "l2": ("apgd-ce-l2", "apgd-t-l2", "fmn-l2", "square-l2"),
+}
+#: The BPDA surrogates a suite runs by default: straight-through and four smooth widths.
+SUITE_SURROGATES = ("relu", "smooth-0.1", "smooth-0.25", "smooth-0.5", "smooth-1")
+#: Suffix of a surrogate whose gradient is averaged over Gaussian input noise.
+NOISE_SUFFIX = "+noise"
+
+
+def surrogate_prefix(surrogate: str) -> str:
+    """The unit-name prefix of an adaptive gradient attack using ``surrogate``."""
+    for prefix, gradient in BPDA_PREFIXES.items():
+        if gradient == surrogate:
+            return prefix
+    return f"bpda-{surrogate}:"
 
 
 def split_unit(name: str) -> tuple[str, str | None]:
     """``("pgd-linf", "smooth")`` for ``"bpda-smooth:pgd-linf"``; ``(name, None)`` without BPDA."""
-    for prefix, gradient in BPDA_PREFIXES.items():
-        if name.startswith(prefix):
-            return name.removeprefix(prefix), gradient
-    return name, None
+    head, sep, attack = name.partition(":")
+    if not sep or not head.startswith("bpda"):
+        return name, None
+    if head == "bpda":
+        return attack, "relu"
+    return attack, head.removeprefix("bpda-")
+
+
+def check_surrogate(name: str) -> str:
+    """Validate a BPDA surrogate: a JumpReLU gradient other than "exact", optionally "+noise"."""
+    base = name.removesuffix(NOISE_SUFFIX)
+    if base == "exact" or ":" in name:
+        raise ConfigError(f"surrogate {name!r}: use relu, smooth or smooth-WIDTH (+noise)")
+    check_gradient(base)
+    return name
 
 
 #: Default budgets per dataset in [0, 1] pixel units: (linf, l2).
 DEFAULT_EPS = {"mnist": (0.3, 2.0), "cifar10": (8 / 255, 0.5), "digits": (0.1, 1.0)}
+#: Norm and family of the attacks that take a budget: name -> (norm, family).
+ATTACK_NORMS: dict[str, tuple[str, str]] = {
+    "fgsm": ("linf", "fixed-budget"),
+    "pgd-linf": ("linf", "fixed-budget"),
+    "pgd-l2": ("l2", "fixed-budget"),
+    "square-linf": ("linf", "fixed-budget"),
+    "square-l2": ("l2", "fixed-budget"),
+    "apgd-ce-linf": ("linf", "fixed-budget"),
+    "apgd-ce-l2": ("l2", "fixed-budget"),
+    "apgd-dlr-linf": ("linf", "fixed-budget"),
+    "apgd-dlr-l2": ("l2", "fixed-budget"),
+    "apgd-t-linf": ("linf", "fixed-budget"),
+    "apgd-t-l2": ("l2", "fixed-budget"),
+    "fmn-linf": ("linf", "minimal"),
+    "fmn-l2": ("l2", "minimal"),
+}
 #: The paper's iteration counts per dataset (40 on MNIST, 7 on CIFAR-10).
 PAPER_STEPS = {"mnist": 40, "cifar10": 7, "digits": 40}
 
@@ -66,6 +121,14 @@ class EvalConfig:
         bpda_gradient: the adaptive threat's backward pass through JumpReLU for gradient
             attacks: "relu" (straight-through, units ``bpda:NAME``), "smooth" (through a
             sigmoid-smoothed jump, units ``bpda-smooth:NAME``) or "both" (default).
+        surrogates: the BPDA surrogates of the adaptive threat (overrides ``bpda_gradient``):
+            "relu", "smooth", "smooth-W" (sigmoid width W times the jump), each optionally
+            "+noise" (gradient averaged over Gaussian input noise, ``noise_sigma``). The
+            suite uses ``SUITE_SURROGATES`` when None.
+        suite: an adaptive suite of ``SUITES`` run as a cascade (units ``suite-NORM``).
+        noise_sigma: std of the Gaussian input noise of "+noise" surrogates (attack space).
+        noise_samples: noise draws averaged per gradient.
+        check_n: points re-attacked by the indicators of attack failure (0: none).
     """
 
     dataset: str
@@ -77,7 +140,7 @@ class EvalConfig:
     n: int | None = None
     eps: float | None = None
     eps_l2: float | None = None
-    adaptive_extra: list[str] = field(default_factory=lambda: list(GRADIENT_FREE))
+    adaptive_extra: list[str] = field(default_factory=lambda: ["square-linf"])
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     seed: int = 0
     batch_size: int = 500
@@ -86,6 +149,11 @@ class EvalConfig:
     data_dir: str | None = None
     device: str = "cpu"
     bpda_gradient: str = "both"
+    surrogates: list[str] | None = None
+    suite: str | None = None
+    noise_sigma: float = 0.0
+    noise_samples: int = 8
+    check_n: int = 100
 
     def validate(self) -> None:
         """Raise ConfigError for unknown names and out-of-range values."""
@@ -95,8 +163,23 @@ class EvalConfig:
         for name in [*self.attacks, *self.adaptive_extra, *self.settings]:
             if name not in ATTACKS:
                 raise ConfigError(f"unknown attack {name!r}; known: {', '.join(ATTACKS)}")
-        if not self.attacks:
+        if not self.attacks and self.suite is None:
             raise ConfigError("no attack given")
+        if self.suite is not None and self.suite not in SUITES:
+            raise ConfigError(f"unknown suite {self.suite!r}; known: {', '.join(SUITES)}")
+        if self.suite is not None and "adaptive" not in self.threats:
+            raise ConfigError("a suite runs under the adaptive threat; add adaptive to threats")
+        for name in self.surrogates or []:
+            check_surrogate(name)
+        if self.surrogates is not None and not self.surrogates:
+            raise ConfigError("surrogates: give at least one")
+        if not (isinstance(self.noise_sigma, int | float) and 0 <= self.noise_sigma < 1e6):
+            raise ConfigError(f"noise sigma must be a number >= 0, got {self.noise_sigma!r}")
+        noisy = any(s.endswith(NOISE_SUFFIX) for s in self.gradient_surrogates())
+        if noisy and self.noise_sigma <= 0:
+            raise ConfigError("a +noise surrogate needs a noise sigma > 0")
+        check_count("noise samples", self.noise_samples)
+        check_count("check n", self.check_n, minimum=0)
         bad = sorted(set(self.threats) - set(THREATS))
         if bad or not self.threats:
             raise ConfigError(f"unknown threat(s) {bad or '[]'}; known: {', '.join(THREATS)}")
@@ -118,9 +201,24 @@ class EvalConfig:
         d = dataclasses.asdict(self)
         for volatile in ("device", "batch_size", "data_dir"):
             d.pop(volatile)
+        new = {"surrogates": None, "suite": None, "noise_sigma": 0.0, "noise_samples": 8}
+        for key, default in new.items():  # added later: at their defaults digests stay valid
+            if d[key] == default:
+                d.pop(key)
         if d["bpda_gradient"] == "relu":  # what runs before the option did: digests stay valid
             d.pop("bpda_gradient")
         return d
+
+    def gradient_surrogates(self) -> list[str]:
+        """The BPDA surrogates of adaptive gradient attacks, in run order."""
+        if self.surrogates is not None:
+            return list(self.surrogates)
+        both = self.bpda_gradient == "both"
+        return [g for g in ("relu", "smooth") if both or self.bpda_gradient == g]
+
+    def suite_surrogates(self) -> list[str]:
+        """The surrogates the suite's gradient stages run over."""
+        return list(self.surrogates) if self.surrogates is not None else list(SUITE_SURROGATES)
 
     def digest(self) -> str:
         """Hash of ``identity()``."""
@@ -154,11 +252,10 @@ def attack_settings(name: str, config: EvalConfig, *, std: float) -> dict[str, A
     paper = config.protocol == "paper"
     eps = budgets(config, std=std)
     s: dict[str, Any] = {"bounds": "paper"} if paper else {}
-    if name in ("fgsm", "pgd-linf", "square-linf"):
-        s["eps"] = eps["linf"][1]
-    elif name == "pgd-l2":
-        s["eps"] = eps["l2"][1]
-    if name.startswith(("pgd", "square")):
+    family = ATTACK_NORMS.get(name)
+    if family is not None and family[1] == "fixed-budget":
+        s["eps"] = eps[family[0]][1]
+    if name.startswith(("pgd", "square", "apgd")):
         s["seed"] = config.seed
     if paper and name.startswith(("ifgsm", "deepfool", "tr-")):
         s["steps"] = PAPER_STEPS.get(config.dataset, 40)
@@ -171,8 +268,11 @@ def units(config: EvalConfig) -> list[tuple[str, str]]:
     for threat in config.threats:
         names = config.attacks
         if threat == "adaptive":
-            prefixes = [p for p, g in BPDA_PREFIXES.items() if config.bpda_gradient in (g, "both")]
+            prefixes = [surrogate_prefix(g) for g in config.gradient_surrogates()]
             grad = [f"{p}{a}" for p in prefixes for a in config.attacks if a not in GRADIENT_FREE]
-            names = grad + [a for a in config.adaptive_extra if a not in grad]
+            free = [a for a in config.attacks if a in GRADIENT_FREE]
+            extra = [a for a in config.adaptive_extra if a not in free] if config.attacks else []
+            suite = [f"suite-{norm}" for norm in SUITES[config.suite]] if config.suite else []
+            names = grad + free + extra + suite
         units += [(threat, a) for a in names]
     return units

@@ -29,14 +29,18 @@ from .errors import ConfigError
 from .eval_config import (
     DEFAULT_EPS,
     PAPER_STEPS,
+    SUITE_STAGES,
     EvalConfig,
     attack_settings,
+    budgets,
     split_unit,
     units,
 )
+from .indicators import cell_checks
 from .progress import NULL_PROGRESS, Progress
 from .results import write_json
 from .retrofit import retrofit, set_jump
+from .suite import run_suite
 from .threats import Outcome, attack_space, run_attack
 
 __all__ = ["DEFAULT_EPS", "PAPER_STEPS", "EvalConfig", "attack_settings", "evaluate"]
@@ -126,9 +130,17 @@ def _run_unit(
     todo = [j for j in config.jumps if load_cell(cell_path(out, threat, name, j)) is None]
     if not todo:
         return
-    attack_name, gradient = split_unit(name)
-    attack = make_attack(attack_name, **attack_settings(attack_name, config, std=std))
     target, xs = attack_space(jm, x, config.protocol)
+    noise = (config.noise_sigma, config.noise_samples, config.seed)
+    if name.startswith("suite-"):
+        for jump in todo:
+            set_jump(jm, jump)
+            outcome = _run_suite(config, name.removeprefix("suite-"), target, xs, y, std, jump)
+            _save(config, out, threat, name, jump, outcome, progress)
+        return
+    attack_name, gradient = split_unit(name)
+    settings = attack_settings(attack_name, config, std=std)
+    attack = make_attack(attack_name, **settings)
     crafted: Outcome | None = None
     if threat == "gray":
         set_jump(jm, 0.0)
@@ -150,14 +162,81 @@ def _run_unit(
                 y,
                 batch_size=config.batch_size,
                 bpda=gradient,
+                noise=noise,
                 on_batch=progress.advance,
             )
-        save_cell(cell_path(out, threat, name, jump), outcome)
-        log.info(
-            "%s %s jump %g: accuracy %.4f",
-            threat,
-            name,
-            jump,
-            float(outcome.adv_correct.float().mean()),
+            if config.check_n and attack.family == "fixed-budget":
+                outcome.checks = cell_checks(
+                    attack_name,
+                    settings,
+                    target,
+                    xs,
+                    y,
+                    outcome.adv_correct,
+                    surrogates=[gradient],
+                    check_n=config.check_n,
+                    batch_size=config.batch_size,
+                    noise=noise,
+                )
+        _save(config, out, threat, name, jump, outcome, progress)
+
+
+def _run_suite(
+    config: EvalConfig,
+    norm: str,
+    target: nn.Module,
+    xs: torch.Tensor,
+    y: torch.Tensor,
+    std: float,
+    jump: float,
+) -> Outcome:
+    """One suite cell: the cascade, then its indicators (re-runs of its first stage)."""
+    eps = budgets(config, std=std)[norm][1]
+    surrogates = config.suite_surrogates()
+    noise = (config.noise_sigma, config.noise_samples, config.seed)
+
+    def settings(name: str) -> dict[str, Any]:
+        return attack_settings(name, config, std=std)
+
+    outcome = run_suite(
+        norm,
+        target,
+        xs,
+        y,
+        eps=eps,
+        jump=jump,
+        surrogates=surrogates,
+        settings=settings,
+        batch_size=config.batch_size,
+        noise=noise,
+    )
+    if config.check_n:
+        first = SUITE_STAGES[norm][0]
+        outcome.checks = cell_checks(
+            first,
+            {**settings(first), "eps": eps},
+            target,
+            xs,
+            y,
+            outcome.adv_correct,
+            surrogates=list(surrogates[:1] if jump == 0 else surrogates),
+            check_n=config.check_n,
+            batch_size=config.batch_size,
+            noise=noise,
         )
-        progress.finish(f"{threat}/{name}/{jump:g}")
+    return outcome
+
+
+def _save(
+    config: EvalConfig,
+    out: Path,
+    threat: str,
+    name: str,
+    jump: float,
+    outcome: Outcome,
+    progress: Progress,
+) -> None:
+    save_cell(cell_path(out, threat, name, jump), outcome)
+    acc = float(outcome.adv_correct.float().mean())
+    log.info("%s %s jump %g: accuracy %.4f", threat, name, jump, acc)
+    progress.finish(f"{threat}/{name}/{jump:g}")

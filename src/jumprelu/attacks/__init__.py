@@ -12,18 +12,22 @@ from functools import partial
 from typing import Any
 
 from ..errors import ConfigError
+from .apgd import APGD
 from .base import Attack, AttackResult, Bounds, FixedBudgetAttack, MinimalAttack
 from .cw import CarliniWagnerL2
 from .deepfool import DeepFool
 from .fgsm import FGSM
+from .fmn import FMN
 from .ifgsm import IterativeFGSM
 from .pgd import PGD
 from .square import SquareAttack
 from .trust_region import TrustRegion
 
 __all__ = [
+    "APGD",
     "ATTACKS",
     "FGSM",
+    "FMN",
     "PGD",
     "Attack",
     "AttackResult",
@@ -52,7 +56,16 @@ ATTACKS: dict[str, Callable[..., Attack]] = {
     "tr-adaptive-linf": partial(TrustRegion, norm="linf", adaptive=True),
     "tr-adaptive-l2": partial(TrustRegion, norm="l2", adaptive=True),
     "cw-l2": CarliniWagnerL2,
-    "square-linf": SquareAttack,
+    "square-linf": partial(SquareAttack, norm="linf"),
+    "square-l2": partial(SquareAttack, norm="l2"),
+    "apgd-ce-linf": partial(APGD, norm="linf", loss="ce", targeted=False),
+    "apgd-ce-l2": partial(APGD, norm="l2", loss="ce", targeted=False),
+    "apgd-dlr-linf": partial(APGD, norm="linf", loss="dlr", targeted=False),
+    "apgd-dlr-l2": partial(APGD, norm="l2", loss="dlr", targeted=False),
+    "apgd-t-linf": partial(APGD, norm="linf", loss="dlr", targeted=True),
+    "apgd-t-l2": partial(APGD, norm="l2", loss="dlr", targeted=True),
+    "fmn-linf": partial(FMN, norm="linf"),
+    "fmn-l2": partial(FMN, norm="l2"),
 }
 
 

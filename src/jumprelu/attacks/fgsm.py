@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .base import Bounds, FixedBudgetAttack, RunOutput
-from .grad import gradient_step, loss_gradient, zero_gradient
+from .grad import check_loss, gradient_step, loss_gradient, zero_gradient
 
 __all__ = ["FGSM"]
 
@@ -27,11 +27,15 @@ class FGSM(FixedBudgetAttack):
     Args:
         eps: the budget (> 0), in the units of the space attacked.
         norm: "linf" (sign of the gradient) or "l2" (gradient scaled to L2 length eps).
+        loss: "ce" (cross-entropy, default) or "margin" (Carlini-Wagner margin).
         bounds: see ``Attack``.
     """
 
-    def __init__(self, *, eps: float, norm: str = "linf", bounds: str | Bounds = "box") -> None:
+    def __init__(
+        self, *, eps: float, norm: str = "linf", loss: str = "ce", bounds: str | Bounds = "box"
+    ) -> None:
         super().__init__(eps=eps, norm=norm, bounds=bounds)
+        self.loss = check_loss(loss)
         self.name = "fgsm" if self.norm == "linf" else "fgm-l2"
 
     def _run(
@@ -43,7 +47,8 @@ class FGSM(FixedBudgetAttack):
         index: torch.Tensor,
     ) -> RunOutput:
         """One gradient step from every sample; ``zero_grad`` flags exactly zero gradients."""
-        grad, _ = loss_gradient(model, x, y)
+        grad, _ = loss_gradient(model, x, y, self.loss)
         ones = torch.ones(len(x), dtype=torch.long)
         x_adv = bounds.clip(x + gradient_step(grad, self.eps, self.norm))
-        return RunOutput(x_adv, ones, ones.clone(), zero_gradient(grad).cpu())
+        zero = zero_gradient(grad).cpu()
+        return RunOutput(x_adv, ones, ones.clone(), zero, zero_grad_steps=zero.long())

@@ -6,26 +6,58 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["gradient_step", "logit_gradients", "loss_gradient", "zero_gradient"]
+from ..errors import ConfigError
+
+__all__ = [
+    "LOSSES",
+    "check_loss",
+    "gradient_step",
+    "logit_gradients",
+    "loss_gradient",
+    "sample_loss",
+    "zero_gradient",
+]
+
+#: Losses an attack can ascend: cross-entropy, or the margin max_{k != y} f_k - f_y of Carlini
+#: and Wagner (S&P 2017), which does not saturate when the softmax does.
+LOSSES = ("ce", "margin")
+
+
+def check_loss(loss: str) -> str:
+    """Validate a loss name (one of ``LOSSES``)."""
+    if loss not in LOSSES:
+        raise ConfigError(f"unknown loss {loss!r}; known: {', '.join(LOSSES)}")
+    return loss
+
+
+def sample_loss(logits: torch.Tensor, y: torch.Tensor, loss: str = "ce") -> torch.Tensor:
+    """Per-sample loss (N,) the attacker maximises: "ce" or "margin"."""
+    if loss == "ce":
+        return F.cross_entropy(logits, y, reduction="none")
+    true = logits.gather(1, y[:, None]).squeeze(1)
+    other = logits.scatter(1, y[:, None], float("-inf")).amax(1)
+    out: torch.Tensor = other - true
+    return out
 
 
 def loss_gradient(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str = "ce"
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gradient of the summed cross-entropy loss with respect to the inputs.
+    """Gradient of the summed loss with respect to the inputs.
 
     Args:
         model: a classifier returning logits.
         x: inputs (N, ...).
         y: labels (N,).
+        loss: "ce" (cross-entropy) or "margin" (see ``LOSSES``).
 
     Returns:
         ``(grad, logits)``: the gradient (N, ...) and the logits (N, K), both detached.
     """
     x = x.detach().requires_grad_(True)
     logits = model(x)
-    loss = F.cross_entropy(logits, y, reduction="sum")
-    (grad,) = torch.autograd.grad(loss, x)
+    loss_value = sample_loss(logits, y, loss).sum()
+    (grad,) = torch.autograd.grad(loss_value, x)
     return grad.detach(), logits.detach()
 
 

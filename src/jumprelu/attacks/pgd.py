@@ -17,7 +17,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from .base import Bounds, FixedBudgetAttack, RunOutput, check_count, check_positive, project
-from .grad import gradient_step, loss_gradient, zero_gradient
+from .grad import check_loss, gradient_step, loss_gradient, sample_loss, zero_gradient
 from .rng import SampleRandom
 
 __all__ = ["PGD", "ball_noise"]
@@ -56,7 +56,9 @@ class PGD(FixedBudgetAttack):
         random_start: start from a uniform random point of the ball (default True).
         restarts: number of runs (default 1); later runs attack only the samples not yet
             fooled and need ``random_start``.
-        seed: seed of the attack's own CPU generator (the global RNG is untouched).
+        seed: seed of the random start; each sample's noise is keyed on its global index
+            (``rng.SampleRandom``), so results do not depend on the batching.
+        loss: "ce" (cross-entropy, default) or "margin" (Carlini-Wagner margin).
         bounds: see ``Attack``.
     """
 
@@ -70,10 +72,12 @@ class PGD(FixedBudgetAttack):
         random_start: bool = True,
         restarts: int = 1,
         seed: int = 0,
+        loss: str = "ce",
         bounds: str | Bounds = "box",
     ) -> None:
         super().__init__(eps=eps, norm=norm, bounds=bounds)
         self.name = f"pgd-{self.norm}"
+        self.loss = check_loss(loss)
         self.steps = check_count("steps", steps)
         self.step_size = (
             2.5 * self.eps / self.steps
@@ -112,6 +116,8 @@ class PGD(FixedBudgetAttack):
         iterations = torch.zeros(n, dtype=torch.long, device=dev)
         grad_evals = torch.zeros(n, dtype=torch.long, device=dev)
         signal = torch.zeros(n, dtype=torch.bool, device=dev)
+        zsteps = torch.zeros(n, dtype=torch.long, device=dev)
+        trace = torch.full((n, self.steps), float("nan"))
         todo = torch.arange(n, device=dev)
         for restart in range(self.restarts):
             if todo.numel() == 0:
@@ -123,15 +129,17 @@ class PGD(FixedBudgetAttack):
                 cur = bounds.clip(x0 + noise.to(dev, x.dtype))
             best, fooled = cur.clone(), torch.zeros(len(todo), dtype=torch.bool, device=dev)
             live = torch.arange(len(todo), device=dev)  # samples whose gradient is not zero
-            for _ in range(self.steps):
+            for it in range(self.steps):
                 if live.numel() == 0:
                     break
-                grad, logits = loss_gradient(model, cur[live], y0[live])
+                grad, logits = loss_gradient(model, cur[live], y0[live], self.loss)
+                trace[todo[live].cpu(), it] = sample_loss(logits, y0[live], self.loss).cpu()
                 grad_evals[todo[live]] += 1
                 adv = live[logits.argmax(1) != y0[live]]
                 best[adv], fooled[adv] = cur[adv], True
                 moving = ~zero_gradient(grad)
                 signal[todo[live[moving]]] = True
+                zsteps[todo[live[~moving]]] += 1
                 live, grad = live[moving], grad[moving]
                 step = cur[live] + gradient_step(grad, self.step_size, self.norm)
                 x_l = x0[live]
@@ -144,4 +152,11 @@ class PGD(FixedBudgetAttack):
                 best[live[last_adv]] = cur[live[last_adv]]
             x_out[todo] = torch.where(fooled.view(-1, *([1] * (x.dim() - 1))), best, cur)
             todo = todo[~fooled]
-        return RunOutput(x_out, iterations.cpu(), grad_evals.cpu(), ~signal.cpu())
+        return RunOutput(
+            x_out,
+            iterations.cpu(),
+            grad_evals.cpu(),
+            ~signal.cpu(),
+            zero_grad_steps=zsteps.cpu(),
+            trace=trace,
+        )

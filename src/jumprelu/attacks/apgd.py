@@ -1,0 +1,302 @@
+"""Auto-PGD (APGD-CE, APGD-DLR and the targeted APGD-T), L-infinity and L2.
+
+Croce and Hein, "Reliable evaluation of adversarial robustness with an ensemble of diverse
+parameter-free attacks", ICML 2020 (arXiv 2003.01690).
+
+PGD with momentum (alpha = 0.75) whose step size starts at 2 * eps and is halved at the
+checkpoints w_j = ceil(p_j * steps), p_0 = 0, p_1 = 0.22, p_{j+1} = p_j + max(p_j - p_{j-1} -
+0.03, 0.06), when the loss increased in fewer than a fraction rho of the steps since the last
+checkpoint, or when neither the step nor the best loss changed since then; a halving restarts
+the sample from its best point. L2 steps along the normalised gradient and projects onto the
+ball (as AutoAttack does). Losses: cross-entropy, the difference of logits ratio (DLR) and,
+for APGD-T, the targeted DLR against each of the top ``n_targets`` classes after the true one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ConfigError
+from .base import Bounds, FixedBudgetAttack, RunOutput, check_count, check_positive, project
+from .grad import gradient_step, zero_gradient
+from .rng import SampleRandom
+
+__all__ = ["APGD", "LOSSES", "checkpoints", "dlr_loss"]
+
+LOSSES: tuple[str, ...] = ("ce", "dlr")
+_MOMENTUM = 0.75
+
+
+def checkpoints(steps: int) -> list[int]:
+    """The paper's step-size checkpoints w_j = ceil(p_j * steps) for j >= 1, up to ``steps``.
+
+    The fractions p_j are computed exactly in hundredths (22, 41, 57, 70, 80, 87, 93, 99, ...);
+    checkpoints that coincide after rounding (few steps) are kept once.
+    """
+    p_prev, p = 0, 22
+    out: list[int] = []
+    while p <= 100:
+        w = -(-p * steps // 100)
+        if w >= 1 and (not out or w > out[-1]):
+            out.append(w)
+        p_prev, p = p, p + max(p - p_prev - 3, 6)
+    return out
+
+
+def dlr_loss(logits: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
+    """Per-sample DLR loss (untargeted when ``target`` is None, else the targeted DLR).
+
+    Untargeted: -(z_y - max_{i != y} z_i) / (z_pi1 - z_pi3); targeted: -(z_y - z_t) /
+    (z_pi1 - (z_pi3 + z_pi4) / 2), with z_pi the logits sorted in decreasing order.
+    """
+    top = logits.topk(3 if target is None else 4, dim=1).values
+    z_y = logits.gather(1, y[:, None]).squeeze(1)
+    if target is None:
+        other = logits.scatter(1, y[:, None], float("-inf")).amax(1)
+        return -(z_y - other) / (top[:, 0] - top[:, 2] + 1e-12)
+    z_t = logits.gather(1, target[:, None]).squeeze(1)
+    return -(z_y - z_t) / (top[:, 0] - 0.5 * (top[:, 2] + top[:, 3]) + 1e-12)
+
+
+@dataclass
+class _State:
+    """One run's per-sample state; ``keep`` drops the samples that leave the run."""
+
+    ids: torch.Tensor  # rows of the batch
+    x0: torch.Tensor
+    y: torch.Tensor
+    target: torch.Tensor
+    cur: torch.Tensor
+    prev: torch.Tensor
+    grad: torch.Tensor
+    best_x: torch.Tensor
+    best_grad: torch.Tensor
+    best_loss: torch.Tensor
+    last_loss: torch.Tensor  # loss of the previous iterate
+    best_at_check: torch.Tensor  # best loss at the last checkpoint
+    step: torch.Tensor  # (m,) step size
+    increases: torch.Tensor  # (m,) loss increases since the last checkpoint
+    halved: torch.Tensor  # (m,) bool, step halved at the last checkpoint
+
+    def keep(self, mask: torch.Tensor) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name)[mask])
+
+
+@dataclass
+class _Book:
+    """What a call accumulates over its runs, for the whole batch."""
+
+    rng: SampleRandom
+    out: torch.Tensor  # returned inputs
+    done: torch.Tensor  # (N,) bool: fooled, or misclassified from the start
+    best_loss: torch.Tensor  # (N,) best loss over the runs (the unfooled return its point)
+    trace: torch.Tensor  # (N, steps * runs)
+    iterations: torch.Tensor
+    grad_evals: torch.Tensor
+    zero_steps: torch.Tensor
+
+    def leave(self, s: _State, mask: torch.Tensor) -> None:
+        """Samples ``mask`` of ``s`` leave their run, unfooled: keep their best point."""
+        better = mask & (s.best_loss > self.best_loss[s.ids])
+        self.out[s.ids[better]] = s.best_x[better]
+        self.best_loss[s.ids[better]] = s.best_loss[better]
+        s.keep(~mask)
+
+
+class APGD(FixedBudgetAttack):
+    """Auto-PGD. Named ``"apgd-ce-linf"``, ``"apgd-dlr-l2"``, ... or ``"apgd-t-linf"`` / ``-l2``.
+
+    Only correctly classified samples are attacked; a sample stops at its first adversarial
+    iterate, which is returned. A sample never fooled returns its highest-loss iterate (over
+    all runs). Misclassified samples are returned unchanged.
+
+    ``trace`` has shape (N, steps * runs): column ``r * steps + i`` is the loss being
+    maximised after iteration ``i`` of run ``r`` (runs: the restarts, or for APGD-T the target
+    classes times the restarts), NaN where the sample was not attacked. ``zero_grad`` flags the
+    attacked samples none of whose input gradients was nonzero; a sample whose gradient is
+    exactly zero at a run's starting point cannot move and leaves that run.
+
+    Args:
+        eps: the budget (> 0).
+        norm: "linf" or "l2".
+        loss: "ce" (cross-entropy) or "dlr" (difference of logits ratio, needs >= 3 classes).
+        targeted: APGD-T, the targeted DLR loss (needs ``loss="dlr"``, >= 4 classes; the
+            targeted cross-entropy is not offered: ConfigError).
+        n_targets: APGD-T's target classes, the top ones after the true class (default 9,
+            capped at the number of classes - 1); one run of ``steps`` iterations each.
+        steps: iterations per run (default 100).
+        restarts: runs (per target class for APGD-T) on the samples not yet fooled.
+        rho: the checkpoint's threshold on the fraction of loss increases (default 0.75).
+        seed: seed of the per-sample random starting points (the global RNG is untouched).
+        bounds: see ``Attack``.
+    """
+
+    def __init__(
+        self,
+        *,
+        eps: float,
+        norm: str = "linf",
+        loss: str = "ce",
+        targeted: bool = False,
+        n_targets: int = 9,
+        steps: int = 100,
+        restarts: int = 1,
+        rho: float = 0.75,
+        seed: int = 0,
+        bounds: str | Bounds = "box",
+    ) -> None:
+        super().__init__(eps=eps, norm=norm, bounds=bounds)
+        if loss not in LOSSES:
+            raise ConfigError(f"unknown loss {loss!r}; known: {', '.join(LOSSES)}")
+        if targeted and loss != "dlr":
+            raise ConfigError("targeted APGD (APGD-T) uses the targeted DLR loss: pass loss='dlr'")
+        self.loss = loss
+        self.targeted = bool(targeted)
+        self.n_targets = check_count("n_targets", n_targets)
+        self.steps = check_count("steps", steps)
+        self.restarts = check_count("restarts", restarts)
+        self.rho = check_positive("rho", rho)
+        if self.rho > 1:
+            raise ConfigError(f"rho must lie in (0, 1], got {rho!r}")
+        self.seed = check_count("seed", seed, minimum=0)
+        self.name = f"apgd-t-{self.norm}" if self.targeted else f"apgd-{loss}-{self.norm}"
+
+    def _loss(
+        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, target: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(per-sample loss, input gradient, logits), all detached."""
+        x = x.detach().requires_grad_(True)
+        logits = model(x)
+        if self.loss == "ce":
+            loss = F.cross_entropy(logits, y, reduction="none")
+        else:
+            loss = dlr_loss(logits, y, target if self.targeted else None)
+        (grad,) = torch.autograd.grad(loss.sum(), x)
+        return loss.detach(), grad.detach(), logits.detach()
+
+    def _start(self, x0: torch.Tensor, rng: SampleRandom, stream: int) -> torch.Tensor:
+        """AutoAttack's random start: uniform noise scaled onto the L-inf sphere, or a Gaussian
+        direction on the L2 sphere (both of radius eps)."""
+        dims = tuple(x0.shape[1:])
+        if self.norm == "linf":
+            u = rng.uniform(stream, *dims) * 2 - 1
+            scale = u.flatten(1).abs().amax(1)
+        else:
+            u = rng.normal(stream, *dims)
+            scale = u.flatten(1).norm(dim=1)
+        noise = u * (self.eps / (scale + 1e-12)).view(-1, *([1] * len(dims)))
+        return noise.to(x0.device, x0.dtype)
+
+    def _run(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        bounds: Bounds,
+        index: torch.Tensor,
+    ) -> RunOutput:
+        n, dev = len(x), x.device
+        with torch.no_grad():
+            clean = model(x)
+        if self.loss == "dlr" and clean.shape[1] < 3 + self.targeted:
+            raise ConfigError(f"{self.name}'s loss needs at least {3 + self.targeted} classes")
+        n_targets = min(self.n_targets, clean.shape[1] - 1) if self.targeted else 1
+        ranked = clean.argsort(dim=1, descending=True)  # APGD-T's targets: ranked[:, 1:]
+        correct = clean.argmax(1) == y
+        count = torch.zeros(n, dtype=torch.long, device=dev)
+        book = _Book(
+            SampleRandom(self.seed, index),
+            x.clone(),
+            ~correct,
+            torch.full((n,), -math.inf, device=dev, dtype=x.dtype),
+            torch.full((n, self.steps * n_targets * self.restarts), math.nan, device=dev),
+            count,
+            count.clone(),
+            count.clone(),
+        )
+        for run in range(n_targets * self.restarts):
+            todo = (~book.done).nonzero().squeeze(1)
+            if todo.numel():
+                self._one_run(
+                    model, x, y, ranked[:, 1 + run // self.restarts], bounds, todo, run, book
+                )
+        zero = (book.grad_evals > 0) & (book.zero_steps == book.grad_evals)
+        out = RunOutput(book.out, book.iterations.cpu(), book.grad_evals.cpu(), zero.cpu())
+        out.zero_grad_steps, out.trace = book.zero_steps.cpu(), book.trace.cpu()
+        out.found = (book.done & correct).cpu()
+        return out
+
+    def _one_run(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        targets: torch.Tensor,
+        bounds: Bounds,
+        ids: torch.Tensor,
+        run: int,
+        book: _Book,
+    ) -> None:
+        """One run of ``steps`` iterations on the batch rows ``ids`` (stream ``run``)."""
+        x0, m, dev = x[ids], len(ids), x.device
+        cur = bounds.clip(x0 + self._start(x0, book.rng.take(ids), run))
+        y0, t0 = y[ids], targets[ids]
+        loss, grad, logits = self._loss(model, cur, y0, t0)
+        step = torch.full((m,), 2 * self.eps, device=dev, dtype=x.dtype)
+        zeros, no = (
+            torch.zeros(m, dtype=torch.long, device=dev),
+            torch.zeros_like(y0, dtype=torch.bool),
+        )
+        s = _State(ids, x0, y0, t0, cur, cur, grad, cur, grad, loss, loss, loss, step, zeros, no)
+        self._evaluated(s, grad, logits, book)
+        book.leave(s, zero_gradient(s.grad))  # no gradient, no momentum: it cannot move
+        marks, last_mark = set(checkpoints(self.steps)), 0
+        shape = (-1, *([1] * (x.dim() - 1)))
+        for i in range(self.steps):
+            if len(s.ids) == 0:
+                return
+            z = self._project(
+                s.x0, s.cur + gradient_step(s.grad, 1.0, self.norm) * s.step.view(shape), bounds
+            )
+            a = 1.0 if i == 0 else _MOMENTUM
+            nxt = self._project(s.x0, s.cur + a * (z - s.cur) + (1 - a) * (s.cur - s.prev), bounds)
+            s.prev, s.cur = s.cur, nxt
+            loss, s.grad, logits = self._loss(model, s.cur, s.y, s.target)
+            book.iterations[s.ids] += 1
+            book.trace[s.ids, run * self.steps + i] = loss.to(book.trace.dtype)
+            s.increases += loss > s.last_loss
+            s.last_loss = loss
+            better = loss > s.best_loss
+            s.best_x = torch.where(better.view(shape), s.cur, s.best_x)
+            s.best_grad = torch.where(better.view(shape), s.grad, s.best_grad)
+            s.best_loss = torch.where(better, loss, s.best_loss)
+            self._evaluated(s, s.grad, logits, book)
+            if i + 1 in marks:  # a checkpoint: halve the step, restart from the best point
+                length, last_mark = i + 1 - last_mark, i + 1
+                halve = s.increases < self.rho * length
+                halve |= ~s.halved & (s.best_at_check >= s.best_loss)
+                s.step = torch.where(halve, s.step / 2, s.step)
+                s.cur = torch.where(halve.view(shape), s.best_x, s.cur)
+                s.grad = torch.where(halve.view(shape), s.best_grad, s.grad)
+                s.halved, s.best_at_check = halve, s.best_loss
+                s.increases = torch.zeros_like(s.increases)
+        book.leave(s, torch.ones_like(s.halved))
+
+    def _project(self, x0: torch.Tensor, point: torch.Tensor, bounds: Bounds) -> torch.Tensor:
+        return bounds.clip(x0 + project(point - x0, self.eps, self.norm))
+
+    @staticmethod
+    def _evaluated(s: _State, grad: torch.Tensor, logits: torch.Tensor, book: _Book) -> None:
+        """Count the gradient at ``s.cur``; an adversarial ``s.cur`` is returned, its run ends."""
+        book.grad_evals[s.ids] += 1
+        book.zero_steps[s.ids] += zero_gradient(grad).long()
+        adv = logits.argmax(1) != s.y
+        book.out[s.ids[adv]] = s.cur[adv]
+        book.done[s.ids[adv]] = True
+        s.keep(~adv)

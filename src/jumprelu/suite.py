@@ -1,0 +1,151 @@
+"""The adaptive suite: an AutoAttack-style cascade through every BPDA surrogate.
+
+Croce and Hein, "Reliable evaluation of adversarial robustness with an ensemble of diverse
+parameter-free attacks", ICML 2020 (arXiv 2003.01690), run the strongest attacks in turn,
+each only on the points the previous ones left robust. Here, for one norm and budget, the
+stages are APGD-CE, APGD-T (targeted DLR), FMN (minimal norm; a point counts as broken when
+its perturbation fits the budget) and Square (gradient-free), and every gradient stage runs
+once per BPDA surrogate of the JumpReLU model (straight-through and smooth surrogates of
+several widths; Athalye, Carlini and Wagner, ICML 2018). At jump 0 JumpReLU is the ReLU and
+every surrogate has its gradient, so each gradient stage runs once. A point already broken is
+never attacked again; the per-sample worst case over all stages is the robust accuracy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from .attacks import make_attack
+from .attacks.base import lp_norm
+from .clean import predict
+from .eval_config import ATTACK_NORMS, SUITE_STAGES, surrogate_prefix
+from .threats import GRADIENT_FREE, Outcome, run_attack
+
+__all__ = ["run_suite", "suite_plan"]
+
+#: Relative slack when checking a minimal attack's perturbation against the budget.
+_FIT = 1e-6
+
+
+def suite_plan(norm: str, surrogates: list[str], jump: float) -> list[tuple[str, str | None]]:
+    """The cascade's stages in order: ``(attack, surrogate or None)``.
+
+    Args:
+        norm: "linf" or "l2".
+        surrogates: BPDA surrogates of the gradient stages.
+        jump: the jump attacked (at 0 one surrogate stands for all).
+    """
+    grads = surrogates[:1] if jump == 0 else surrogates
+    return [
+        (a, None) if a in GRADIENT_FREE else (a, s)
+        for a in SUITE_STAGES[norm]
+        for s in ([None] if a in GRADIENT_FREE else grads)
+    ]
+
+
+def run_suite(
+    norm: str,
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    eps: float,
+    jump: float,
+    surrogates: list[str],
+    settings: Callable[[str], dict[str, Any]],
+    batch_size: int,
+    noise: tuple[float, int, int] = (0.0, 1, 0),
+    on_stage: Callable[[str, int], None] | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> Outcome:
+    """Run the cascade on ``model`` and return the per-sample worst case.
+
+    Args:
+        norm: "linf" or "l2".
+        model: the retrofitted model (attack space), its jump set.
+        x, y: inputs (CPU, attack space) and labels.
+        eps: the budget in attack-space units.
+        jump: the model's jump (decides the surrogates, see ``suite_plan``).
+        surrogates: BPDA surrogates of the gradient stages.
+        settings: attack name -> its settings (``eps`` is set here).
+        batch_size: examples per attack call.
+        noise: ``(sigma, samples, seed)`` for "+noise" surrogates.
+        on_stage: told each stage's name and how many points it attacks.
+        on_batch: progress per batch.
+
+    Returns:
+        The ``Outcome``; ``stages`` lists, per stage, the points attacked and broken and
+        the time; a broken point's input is the first stage's adversarial example.
+    """
+    robust = predict(model, x, batch_size=batch_size) == y
+    x_adv = x.clone()
+    n = len(x)
+    zero = torch.zeros(n, dtype=torch.bool)
+    zsteps = torch.zeros(n, dtype=torch.long)
+    silent, improving, unstable = zero.clone(), zero.clone(), zero.clone()
+    stages, grad_evals, seconds = [], 0, 0.0
+    for name, surrogate in suite_plan(norm, surrogates, jump):
+        idx = robust.nonzero().squeeze(1)
+        label = name if surrogate is None else f"{surrogate_prefix(surrogate)}{name}"
+        if on_stage is not None:
+            on_stage(label, len(idx))
+        if len(idx) == 0:
+            stages.append({"stage": label, "attacked": 0, "broken": 0, "seconds": 0.0})
+            continue
+        s = {**settings(name)}
+        if ATTACK_NORMS[name][1] == "fixed-budget":
+            s["eps"] = eps
+        out = run_attack(
+            make_attack(name, **s),
+            model,
+            x[idx],
+            y[idx],
+            batch_size=batch_size,
+            bpda=surrogate,
+            index=idx,
+            noise=noise,
+            on_batch=on_batch,
+        )
+        fits = lp_norm(out.x_adv - x[idx], norm) <= eps * (1 + _FIT)
+        broken = ~out.adv_correct & fits
+        hit = idx[broken]
+        x_adv[hit], robust[hit] = out.x_adv[broken], False
+        zero[idx] |= out.zero_grad
+        if out.zero_grad_steps is not None and len(out.zero_grad_steps):
+            zsteps[idx] += out.zero_grad_steps.clamp_min(0)
+        for mine, theirs in ((silent, out.silent), (improving, out.improving)):
+            if theirs is not None:
+                mine[idx] |= theirs & ~broken
+        if out.unstable is not None:
+            unstable[idx] |= out.unstable & broken
+        grad_evals, seconds = grad_evals + out.grad_evals, seconds + out.seconds
+        stages.append(
+            {
+                "stage": label,
+                "attacked": len(idx),
+                "broken": int(broken.sum()),
+                "seconds": out.seconds,
+            }
+        )
+    delta = x_adv - x
+    l2, linf = lp_norm(delta, "l2"), lp_norm(delta, "linf")
+    return Outcome(
+        adv_correct=robust,
+        l2=l2,
+        linf=linf,
+        l2_rel=l2 / lp_norm(x, "l2").clamp_min(1e-12),
+        linf_rel=linf / lp_norm(x, "linf").clamp_min(1e-12),
+        zero_grad=zero,
+        grad_evals=grad_evals,
+        seconds=seconds,
+        x_adv=x_adv,
+        zero_grad_steps=zsteps,
+        silent=silent & robust,
+        improving=improving & robust,
+        unstable=unstable,
+        stages=stages,
+    )

@@ -1,0 +1,183 @@
+"""The adaptive suite: a cascade that never re-attacks a broken point, batch-independent."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from jumprelu.attacks.base import lp_norm
+from jumprelu.checkpoints import load_checkpoint
+from jumprelu.clean import predict
+from jumprelu.data import load_split
+from jumprelu.demo import default_model_path
+from jumprelu.errors import ConfigError
+from jumprelu.eval_config import SUITE_STAGES
+from jumprelu.evaluate import EvalConfig, evaluate
+from jumprelu.retrofit import retrofit
+from jumprelu.suite import run_suite, suite_plan
+
+FAST: dict[str, dict[str, Any]] = {
+    "apgd-ce-linf": {"steps": 10},
+    "apgd-t-linf": {"steps": 10, "n_targets": 2},
+    "fmn-linf": {"steps": 10},
+    "square-linf": {"queries": 40},
+    "apgd-ce-l2": {"steps": 10},
+    "apgd-t-l2": {"steps": 10, "n_targets": 2},
+    "fmn-l2": {"steps": 10},
+    "square-l2": {"queries": 40},
+    "pgd-linf": {"steps": 5},
+}
+SURROGATES = ["relu", "smooth-0.25"]
+
+
+def _settings(name: str) -> dict[str, Any]:
+    seed = {"seed": 0} if name.startswith(("apgd", "square")) else {}
+    return {**seed, **FAST.get(name, {})}
+
+
+def test_plan_runs_each_gradient_stage_once_per_surrogate_and_once_at_jump_0() -> None:
+    plan = suite_plan("linf", SURROGATES, 1.0)
+    assert plan == [
+        ("apgd-ce-linf", "relu"),
+        ("apgd-ce-linf", "smooth-0.25"),
+        ("apgd-t-linf", "relu"),
+        ("apgd-t-linf", "smooth-0.25"),
+        ("fmn-linf", "relu"),
+        ("fmn-linf", "smooth-0.25"),
+        ("square-linf", None),
+    ]
+    assert [a for a, _ in suite_plan("l2", SURROGATES, 0.0)] == list(SUITE_STAGES["l2"])
+
+
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+def test_cascade_attacks_only_points_still_robust(norm: str) -> None:
+    model, _ = load_checkpoint(default_model_path())
+    data = load_split("digits", "test").take(40)
+    jm = retrofit(model, 1.0)
+    eps = 0.1 if norm == "linf" else 1.0
+    out = run_suite(
+        norm,
+        jm,
+        data.x,
+        data.y,
+        eps=eps,
+        jump=1.0,
+        surrogates=SURROGATES,
+        settings=_settings,
+        batch_size=500,
+    )
+    correct = predict(jm, data.x) == data.y
+    stages = out.stages
+    assert stages[0]["attacked"] == int(correct.sum())
+    for a, b in itertools.pairwise(stages):
+        assert b["attacked"] == a["attacked"] - a["broken"]  # broken points are never re-attacked
+    assert int(out.adv_correct.sum()) == stages[-1]["attacked"] - stages[-1]["broken"]
+    # every broken point is misclassified, within the budget and the box
+    broken = correct & ~out.adv_correct
+    assert bool((predict(jm, out.x_adv[broken]) != data.y[broken]).all())
+    assert float(lp_norm(out.x_adv - data.x, norm).max()) <= eps * (1 + 1e-5)
+    assert float(out.x_adv.min()) >= 0 and float(out.x_adv.max()) <= 1
+    assert bool((out.x_adv[~broken] == data.x[~broken]).all())
+
+
+def _suite_config(batch_size: int) -> EvalConfig:
+    return EvalConfig(
+        dataset="digits",
+        jumps=[0.0, 1.0],
+        attacks=["pgd-linf"],
+        threats=["adaptive"],
+        suite="linf",
+        surrogates=SURROGATES,
+        settings=FAST,
+        batch_size=batch_size,
+        check_n=10,
+        seed=3,
+    )
+
+
+def test_results_do_not_depend_on_the_batch_size(tmp_path: Path) -> None:
+    model, _ = load_checkpoint(default_model_path())
+    data = load_split("digits", "test").take(30)
+    docs = [evaluate(_suite_config(b), model, data, tmp_path / str(b)) for b in (7, 30)]
+    for c7, c30 in zip(docs[0]["cells"], docs[1]["cells"], strict=True):
+        assert c7["attack"] == c30["attack"]
+        for key in ("adv_accuracy", "rho2_all", "rhoinf_all"):
+            assert c7["metrics"][key] == pytest.approx(c30["metrics"][key], abs=1e-6), key
+        assert c7.get("stages", [])[:1] == c30.get("stages", [])[:1] or all(
+            a["attacked"] == b["attacked"] and a["broken"] == b["broken"]
+            for a, b in zip(c7["stages"], c30["stages"], strict=True)
+        )
+    for name in ("adaptive__suite-linf__1.npz", "adaptive__bpda-smooth-0.25-pgd-linf__1.npz"):
+        with (
+            np.load(tmp_path / "7" / "cells" / name) as a,
+            np.load(tmp_path / "30" / "cells" / name) as b,
+        ):
+            assert np.array_equal(a["adv_correct"], b["adv_correct"])
+            assert np.allclose(a["l2"], b["l2"], atol=1e-5)
+
+
+def test_suite_cells_record_stages_and_checks(tmp_path: Path) -> None:
+    model, _ = load_checkpoint(default_model_path())
+    data = load_split("digits", "test").take(30)
+    doc = evaluate(_suite_config(30), model, data, tmp_path)
+    suite = [c for c in doc["cells"] if c["attack"] == "suite-linf"]
+    assert [c["jump"] for c in suite] == [0.0, 1.0]
+    for c in suite:
+        assert c["stages"][0]["attacked"] == c["indicators"]["n_correct"]
+        assert c["checks"]["n"] == 10 and 0 <= c["checks"]["unbounded_success"] <= 1
+        assert c["settings"]["norm"] == "linf" and c["family"] == "fixed-budget"
+    # the within-budget worst case is no higher than the suite's own robust accuracy
+    for e in doc["ensemble"]:
+        s = next(c for c in suite if c["jump"] == e["jump"])
+        assert e["budget"]["linf"]["adv_accuracy"] <= s["metrics"]["adv_accuracy"] + 1e-9
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"suite": "autoattack"},
+        {"surrogates": ["smooth-0"]},
+        {"surrogates": ["exact"]},
+        {"surrogates": ["relu+noise"]},  # noise without a sigma
+        {"noise_sigma": -0.1},
+        {"noise_samples": 0},
+        {"check_n": -1},
+        {"settings": {"square-linf": {"queries": 0}}},
+        {"suite": "linf", "threats": ["white"]},
+    ],
+)
+def test_bad_suite_settings_are_refused(bad: dict[str, Any]) -> None:
+    base: dict[str, Any] = {
+        "dataset": "digits",
+        "jumps": [0.0],
+        "attacks": [],
+        "threats": ["adaptive"],
+        "suite": "linf",
+    }
+    with pytest.raises(ConfigError):
+        EvalConfig(**{**base, **bad}).validate()
+
+
+def test_noise_surrogate_runs_through_the_suite_units(tmp_path: Path) -> None:
+    model, _ = load_checkpoint(default_model_path())
+    data = load_split("digits", "test").take(12)
+    cfg = EvalConfig(
+        dataset="digits",
+        jumps=[1.0],
+        attacks=["pgd-linf"],
+        threats=["adaptive"],
+        surrogates=["relu+noise"],
+        noise_sigma=0.05,
+        noise_samples=4,
+        settings=FAST,
+        check_n=0,
+        adaptive_extra=[],
+    )
+    doc = evaluate(cfg, model, data, tmp_path)
+    assert [c["attack"] for c in doc["cells"]] == ["bpda-relu+noise:pgd-linf"]
+    assert torch.isfinite(torch.tensor(doc["cells"][0]["metrics"]["adv_accuracy"]))
