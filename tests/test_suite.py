@@ -181,3 +181,33 @@ def test_noise_surrogate_runs_through_the_suite_units(tmp_path: Path) -> None:
     doc = evaluate(cfg, model, data, tmp_path)
     assert [c["attack"] for c in doc["cells"]] == ["bpda-relu+noise:pgd-linf"]
     assert torch.isfinite(torch.tensor(doc["cells"][0]["metrics"]["adv_accuracy"]))
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--suite", "autoattack"], "unknown suite"),
+        (["--surrogates", "relu,smooth-0"], "width"),
+        (["--surrogates", "smooth--1"], "width"),
+        (["--surrogates", "tanh"], "unknown gradient"),
+        (["--surrogates", "relu+noise"], "noise sigma"),
+        (["--noise-sigma", "-0.5"], "noise sigma"),
+        (["--noise-samples", "0"], "noise samples"),
+        (["--check-n", "-1"], "check n"),
+        (["--set", "square-linf.queries=0"], "queries"),
+        (["--set", "apgd-ce-linf.steps=0"], "steps"),
+    ],
+)
+def test_bad_adaptive_options_one_line_error_nothing_written(
+    extra: list[str], needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from jumprelu.cli import main
+
+    out = tmp_path / "run"
+    argv = ["-q", "evaluate", "--dataset", "digits", "--n", "10", "--jumps", "0,1"]
+    argv += ["--threats", "adaptive", "--out", str(out), "--no-report", *extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("jumprelu: error:") and "\n" not in err
+    assert needle in err
+    assert not out.exists()

@@ -193,7 +193,10 @@ class EvalConfig:
             raise ConfigError(
                 f"bpda gradient must be relu, smooth or both, got {self.bpda_gradient!r}"
             )
-        for name in self.attacks + self.adaptive_extra:
+        stages = (
+            [a for norm in SUITES[self.suite] for a in SUITE_STAGES[norm]] if self.suite else []
+        )
+        for name in dict.fromkeys([*self.attacks, *self.adaptive_extra, *stages, *self.settings]):
             make_attack(name, **attack_settings(name, self, std=1.0))  # validates settings
 
     def identity(self) -> dict[str, Any]:

@@ -230,8 +230,8 @@ def _unstable(
             * scale
             / z.flatten(2).norm(dim=2).clamp_min(1e-12).view(*z.shape[:2], *[1] * len(dims))
         )
-    lo, hi = float(x.min()), float(x.max())
-    noisy = (x_adv[rows].unsqueeze(1) + z).clamp(lo, hi).flatten(0, 1)
+    box = attack.bounds_for(x)
+    noisy = box.clip(x_adv[rows].unsqueeze(1) + z).flatten(0, 1)
     pred = predict(model, noisy, batch_size=batch_size).view(len(rows), UNSTABLE_DRAWS)
     out[rows] = (pred == y[rows].unsqueeze(1)).any(1)
     return out

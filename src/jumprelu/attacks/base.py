@@ -207,6 +207,10 @@ class Attack(ABC):
             out["bounds"] = [self.bounds.low, self.bounds.high]
         return {"name": self.name, "family": self.family, **out}
 
+    def bounds_for(self, x: torch.Tensor) -> Bounds:
+        """The box the attack keeps ``x``'s perturbations in (the paper's: ``x``'s range)."""
+        return self._bounds_for(x)
+
     def _bounds_for(self, x: torch.Tensor) -> Bounds:
         if isinstance(self.bounds, Bounds):
             return self.bounds

@@ -114,6 +114,7 @@ class CarliniWagnerL2(MinimalAttack):
         upper = torch.full_like(const, _NO_UPPER)
         best_l2 = torch.full_like(const, float("inf"))
         best = x.clone()
+        zsteps = torch.zeros(n, dtype=torch.long, device=dev)
         for _ in range(self.binary_search_steps):
             w = w0.clone()
             m, v = torch.zeros_like(w), torch.zeros_like(w)
@@ -124,8 +125,13 @@ class CarliniWagnerL2(MinimalAttack):
                 logits = model(x_new)
                 margin = _margin(logits, y)
                 l2sq = (x_new - x).flatten(1).pow(2).sum(1)
-                loss = l2sq + const * (margin + self.confidence).clamp_min(0)
-                (grad,) = torch.autograd.grad(loss.sum(), w)
+                hinge = const * (margin + self.confidence).clamp_min(0)
+                (g_hinge,) = torch.autograd.grad(hinge.sum(), w, retain_graph=True)
+                (g_l2,) = torch.autograd.grad(l2sq.sum(), w)
+                grad = g_hinge + g_l2
+                with torch.no_grad():  # the classifier's part of the gradient is unavailable
+                    active = margin + self.confidence > 0
+                    zsteps += (active & g_hinge.flatten(1).eq(0).all(1)).long()
                 with torch.no_grad():
                     # The iterate just evaluated: keep it when adversarial and smallest so far.
                     adv = (logits.argmax(1) != y) & (margin < -self.confidence)
@@ -139,4 +145,4 @@ class CarliniWagnerL2(MinimalAttack):
             bisect = (lower + upper) / 2
             const = torch.where(upper < _NO_UPPER, bisect, const * 10)
         count = torch.full((n,), self.binary_search_steps * self.steps, dtype=torch.long)
-        return RunOutput(best.detach(), count, count.clone(), None)
+        return RunOutput(best.detach(), count, count.clone(), None, zero_grad_steps=zsteps.cpu())

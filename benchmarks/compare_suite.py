@@ -1,0 +1,199 @@
+"""The adaptive suite against AutoAttack's reference attacks through the same surrogates.
+
+For the JumpReLU authors' MNIST LeNet (standard protocol: [0, 1] pixels, [0, 1] box) at
+several jumps, runs jumprelu's adaptive suite (a cascade of APGD-CE, APGD-T, FMN and Square
+through every BPDA surrogate, each stage only on the points still robust) and, from
+AutoAttack's reference code (github.com/fra31/auto-attack, imported only when present),
+APGD-CE, APGD-T (9 targets) and Square (5,000 queries, p_init 0.8) through the same
+surrogates (BPDA is a property of the model, so AutoAttack attacks the surrogate unchanged),
+and prints robust accuracy (per-sample worst case), time and the suite's stages, with the cost
+of one PGD-L-inf run (40 steps) over the same images as the unit, the machine and the date.
+``--every-point`` also runs every stage on every correctly classified point (no cascade).
+
+Usage (reference comparison in the separate benchmark environment):
+    PYTHONPATH=src:/work/refs/auto-attack /work/bench-venv/bin/python \\
+        benchmarks/compare_suite.py --n 500 --jumps 0,1,1.5 [--every-point] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from jumprelu.attacks import make_attack
+from jumprelu.attacks.base import lp_norm
+from jumprelu.checkpoints import load_checkpoint
+from jumprelu.clean import predict
+from jumprelu.data import load_split
+from jumprelu.eval_config import SUITE_SURROGATES
+from jumprelu.retrofit import retrofit, set_gradient
+from jumprelu.suite import run_suite, suite_plan
+from jumprelu.threats import run_attack
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+CHECKPOINT = SHARED / "reference" / "lenet_mnist_baseline.pkl"
+EPS = {"linf": 0.1, "l2": 1.5}
+
+
+def _settings(name: str) -> dict[str, Any]:
+    return {"seed": 0} if name.startswith(("apgd", "square")) else {}
+
+
+def reference_cascade(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, norm: str, eps: float, grads: list[str]
+) -> tuple[torch.Tensor, float] | None:
+    """AutoAttack's APGD-CE and APGD-T through every surrogate, then Square; robust mask."""
+    try:
+        from autoattack.autopgd_base import APGDAttack, APGDAttack_targeted
+        from autoattack.square import SquareAttack
+    except ImportError:
+        return None
+    name = {"linf": "Linf", "l2": "L2"}[norm]
+    start = time.perf_counter()
+    robust = predict(model, x) == y
+    common = {"norm": name, "eps": eps, "n_restarts": 1, "seed": 0, "device": "cpu"}
+    stages: list[tuple[Any, str | None]] = []
+    for g in grads:
+        stages.append((APGDAttack(model, loss="ce", n_iter=100, **common), g))
+    for g in grads:
+        stages.append((APGDAttack_targeted(model, n_target_classes=9, n_iter=100, **common), g))
+    stages.append((SquareAttack(model, p_init=0.8, n_queries=5000, verbose=False, **common), None))
+    for attack, g in stages:
+        idx = robust.nonzero().squeeze(1)
+        if len(idx) == 0:
+            break
+        set_gradient(model, g or "exact")
+        x_adv = attack.perturb(x[idx].clone(), y[idx].clone()).detach()
+        fits = lp_norm(x_adv - x[idx], norm) <= eps * (1 + 1e-5)
+        broken = (predict(model, x_adv) != y[idx]) & fits
+        robust[idx[broken]] = False
+    set_gradient(model, "exact")
+    return robust, time.perf_counter() - start
+
+
+def every_point(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, norm: str, eps: float, jump: float
+) -> tuple[torch.Tensor, float]:
+    """Every stage of the suite on every correctly classified point (no cascade)."""
+    start = time.perf_counter()
+    correct = predict(model, x) == y
+    idx = correct.nonzero().squeeze(1)
+    robust = correct.clone()
+    for name, surrogate in suite_plan(norm, list(SUITE_SURROGATES), jump):
+        s = _settings(name)
+        if not name.startswith("fmn"):
+            s["eps"] = eps
+        out = run_attack(
+            make_attack(name, **s),
+            model,
+            x[idx],
+            y[idx],
+            batch_size=500,
+            bpda=surrogate,
+            index=idx,
+        )
+        fits = lp_norm(out.x_adv - x[idx], norm) <= eps * (1 + 1e-6)
+        robust[idx[~out.adv_correct & fits]] = False
+    return robust, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=500, help="first n MNIST test images")
+    parser.add_argument("--jumps", default="0,1,1.5")
+    parser.add_argument("--norms", default="linf,l2")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-reference", action="store_true")
+    parser.add_argument("--every-point", action="store_true", help="also run without cascade")
+    parser.add_argument("--out", type=Path, help="also write the results as JSON")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    base, _ = load_checkpoint(CHECKPOINT, arch="lenet", mean=(0.1307,), std=(0.3081,))
+    data = load_split("mnist", "test", data_dir=SHARED / "data").take(args.n)
+    x, y = data.x.float(), data.y.long()
+    print(
+        f"# {dt.datetime.now().isoformat(timespec='seconds')} | "
+        f"{platform.processor() or platform.machine()} | {os.cpu_count()} cores, "
+        f"{args.threads} thread(s) | torch {torch.__version__} | authors' LeNet baseline, "
+        f"first {args.n} MNIST test images, standard protocol"
+    )
+    rows = []
+    for jump in [float(j) for j in args.jumps.split(",")]:
+        model = retrofit(base, jump).eval()
+        grads = list(SUITE_SURROGATES[:1] if jump == 0 else SUITE_SURROGATES)
+        set_gradient(model, "relu")
+        start = time.perf_counter()
+        run_attack(make_attack("pgd-linf", eps=EPS["linf"], steps=40), model, x, y, batch_size=500)
+        pgd_s = time.perf_counter() - start
+        set_gradient(model, "exact")
+        for norm in args.norms.split(","):
+            eps = EPS[norm]
+            start = time.perf_counter()
+            out = run_suite(
+                norm,
+                model,
+                x,
+                y,
+                eps=eps,
+                jump=jump,
+                surrogates=list(SUITE_SURROGATES),
+                settings=_settings,
+                batch_size=500,
+            )
+            row: dict[str, Any] = {
+                "jump": jump,
+                "norm": norm,
+                "eps": eps,
+                "pgd_linf_40_seconds": pgd_s,
+                "suite_acc": 100 * float(out.adv_correct.float().mean()),
+                "suite_seconds": time.perf_counter() - start,
+                "stages": out.stages,
+            }
+            if args.every_point:
+                ok, sec = every_point(model, x, y, norm, eps, jump)
+                row["every_point_acc"], row["every_point_seconds"] = (
+                    100 * float(ok.float().mean()),
+                    sec,
+                )
+            ref = None if args.no_reference else reference_cascade(model, x, y, norm, eps, grads)
+            if ref is not None:
+                row["autoattack_acc"] = 100 * float(ref[0].float().mean())
+                row["autoattack_seconds"] = ref[1]
+            rows.append(row)
+            line = (
+                f"jump {jump:g} {norm} eps {eps:g}: suite {row['suite_acc']:.2f}% in "
+                f"{row['suite_seconds']:.0f} s ({row['suite_seconds'] / pgd_s:.1f}x PGD-Linf-40 "
+                f"{pgd_s:.1f} s)"
+            )
+            if "every_point_acc" in row:
+                line += (
+                    f"; every stage on every point {row['every_point_acc']:.2f}% in "
+                    f"{row['every_point_seconds']:.0f} s "
+                    f"({row['every_point_seconds'] / row['suite_seconds']:.1f}x the cascade)"
+                )
+            if "autoattack_acc" in row:
+                line += (
+                    f"; AutoAttack through the same surrogates {row['autoattack_acc']:.2f}% in "
+                    f"{row['autoattack_seconds']:.0f} s"
+                )
+            print(line, flush=True)
+            for st in out.stages:
+                print(
+                    f"    {st['stage']:34s} attacked {st['attacked']:5d} broken {st['broken']:5d}"
+                    f" {st['seconds']:7.1f} s"
+                )
+    if args.out:
+        args.out.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
