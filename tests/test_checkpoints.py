@@ -299,7 +299,9 @@ def test_released_lenet_checkpoints(name: str) -> None:
     path = _require(REFERENCE / f"lenet_mnist_{name}.pkl")
     assert hashlib.sha256(path.read_bytes()).hexdigest() == REFERENCE_SHA256[name]
     model, meta = load_checkpoint(path, arch="lenet", mean=MNIST[0], std=MNIST[1])
-    assert meta.source == "state_dict" and (meta.mean, meta.std) == MNIST
+    # the file is known by its hash: the zoo supplies its record (issue 12)
+    assert meta.source == f"paper:lenet-mnist-{name}" and (meta.mean, meta.std) == MNIST
+    assert meta.dataset == "mnist" and meta.training["sha256"] == REFERENCE_SHA256[name]
     assert all(torch.isfinite(p).all() for p in model.parameters())
     assert all(p.device.type == "cpu" for p in model.parameters())
     assert not model.training

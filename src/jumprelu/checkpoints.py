@@ -34,6 +34,8 @@ from .devices import resolve_device
 from .errors import CheckpointError, ConfigError
 from .models import NormalizedModel, build_model, build_net, get_arch
 from .models.normalize import check_mean_std, tensor_to_stats
+from .models.zoo import ZooEntry
+from .models.zoo_files import PREFIX, resolve_checkpoint
 
 __all__ = [
     "FORMAT",
@@ -41,6 +43,7 @@ __all__ = [
     "CheckpointMeta",
     "load_checkpoint",
     "read_state_dict",
+    "read_weights",
     "save_checkpoint",
 ]
 
@@ -113,8 +116,11 @@ def load_checkpoint(
     """Load a checkpoint into a freshly built ``NormalizedModel``.
 
     Args:
-        path: checkpoint file (any format ``read_state_dict`` reads).
-        arch: architecture; required for foreign files, must agree with the project's metadata.
+        path: checkpoint file (any format ``read_state_dict`` reads), or ``paper:NAME`` for a
+            file of the zoo (``jumprelu.models.zoo``); a file the zoo knows by its hash gets
+            its architecture, normalisation and training record from there.
+        arch: architecture; required for foreign files the zoo does not know, must agree with
+            the project's metadata.
         mean: normalisation means; override the metadata's.
         std: normalisation standard deviations; override the metadata's.
         num_classes: number of logits (default: metadata, else 10).
@@ -132,10 +138,12 @@ def load_checkpoint(
             non-finite weights, or weights that do not fit the architecture.
         ConfigError: an unknown arch or option, or invalid mean/std.
     """
-    p = Path(path)
+    p, entry = resolve_checkpoint(path)
     dev = resolve_device(device)
     state, meta = read_state_dict(p, device="cpu")
     state, file_stats = _split_normalized(state, p)
+    if meta is None and entry is not None:
+        meta = _zoo_meta(entry, arch)
     if meta is not None:
         if arch is not None and arch != meta.arch:
             raise CheckpointError(f"{p} holds a {meta.arch!r} checkpoint, not {arch!r}")
@@ -174,6 +182,47 @@ def load_checkpoint(
     except RuntimeError as exc:
         raise CheckpointError(f"checkpoint {p} does not load: {_reason(exc)}") from exc
     return model.to(dev).eval(), meta
+
+
+def read_weights(
+    path: str | Path,
+) -> tuple[dict[str, torch.Tensor], tuple[tuple[float, ...], tuple[float, ...]] | None, Path]:
+    """A checkpoint's bare-network weights and the normalisation it records, for any model.
+
+    Args:
+        path: a checkpoint file or ``paper:NAME`` (see ``load_checkpoint``).
+
+    Returns:
+        ``(state, stats, file)``: the weights (without ``module.``, ``net.`` or
+        ``normalize.``), ``(mean, std)`` from the project's metadata, a NormalizedModel's
+        buffers or the zoo (None when the file records none), and the file read.
+
+    Raises:
+        CheckpointError: as ``read_state_dict``, or non-finite weights.
+    """
+    p, entry = resolve_checkpoint(path)
+    state, meta = read_state_dict(p, device="cpu")
+    state, stats = _split_normalized(state, p)
+    if meta is not None and meta.mean is not None and meta.std is not None:
+        stats = (meta.mean, meta.std)
+    elif stats is None and entry is not None:
+        stats = (entry.mean, entry.std)
+    _check_finite(state, f"checkpoint {p}")
+    return state, stats, p
+
+
+def _zoo_meta(entry: ZooEntry, arch: str | None) -> CheckpointMeta:
+    """The metadata of a released file (an explicit ``arch`` replaces the zoo's)."""
+    kwargs = dict(entry.arch_kwargs) if arch in (None, entry.arch) else {}
+    return CheckpointMeta(
+        arch if arch is not None else entry.arch,
+        dataset=entry.dataset,
+        arch_kwargs=kwargs,
+        mean=entry.mean,
+        std=entry.std,
+        training=entry.describe(),
+        source=f"{PREFIX}{entry.name}",
+    )
 
 
 def _matches(a: Iterable[float], b: Iterable[float]) -> bool:

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from .clean import CleanSweep
 from .cli_train import add_train_parser
 from .errors import JumpReLUError
 from .progress import Progress
+from .retrofit import RetrofitWarning
 
 log = logging.getLogger("jumprelu")
 
@@ -81,22 +83,71 @@ def _render(args: argparse.Namespace, out: str) -> None:
 
 
 def _cmd_accuracy(args: argparse.Namespace) -> int:
-    from .clean import checkpoint_accuracy
+    from .evaluate import EvalConfig
+    from .runs import run_accuracy
 
-    sweep = checkpoint_accuracy(
-        arch=args.arch,
-        checkpoint=args.checkpoint,
-        dataset=args.dataset,
-        data_dir=args.data_dir,
+    config = EvalConfig(
         jumps=args.jumps,
+        attacks=[],
         split=args.split,
         n=args.n,
         device=args.device,
+        **_source(args),
     )
+    sweep, prov = run_accuracy(config)
     if args.json:
-        print(json.dumps(sweep.to_dict(), indent=2))
+        print(json.dumps({**sweep.to_dict(), "provenance": prov}, indent=2))
     else:
         _print_sweep(sweep)
+    return 0
+
+
+def _floats(text: str | None, what: str) -> list[float] | None:
+    """Parse a comma-separated list of numbers (validated by the config)."""
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise JumpReLUError(f"{what} expects comma-separated numbers, got {text!r}") from None
+
+
+def _source(args: argparse.Namespace) -> dict[str, Any]:
+    """The config fields naming the model, the data and the normalisation."""
+    dataset = args.dataset or ("custom" if args.data else None)
+    if not dataset:
+        raise JumpReLUError(f"{args.command} needs --dataset (or --data)")
+    return {
+        "dataset": dataset if args.data else dataset.lower(),
+        "arch": args.arch,
+        "checkpoint": args.checkpoint,
+        "data_dir": args.data_dir,
+        "model": args.model,
+        "data": args.data,
+        "val_data": getattr(args, "val_data", None),
+        "mean": _floats(args.mean, "--mean"),
+        "std": _floats(args.std, "--std"),
+        "num_classes": args.num_classes,
+    }
+
+
+def _print_sites(prov: dict[str, Any]) -> None:
+    sites = prov.get("retrofit", {}).get("sites", [])
+    print(f"JumpReLU sites ({len(sites)}): {', '.join(sites)}")
+
+
+def _cmd_zoo(args: argparse.Namespace) -> int:
+    from .models.zoo import ZOO
+    from .models.zoo_files import cache_dir, find_copy
+
+    print(f"released checkpoints of Erichson et al. (cache: {cache_dir()})")
+    for e in ZOO.values():
+        copy = find_copy(e)
+        where = str(copy) if copy else "not here (downloaded on first use)"
+        print(f"paper:{e.name:30s} {e.arch:18s} {e.dataset:8s} {where}")
+        if args.verbose_list:
+            print(f"    trained: {e.training}; mean {list(e.mean)} std {list(e.std)}")
+            print(f"    authors' jumps {', '.join(f'{j:g}' for j in e.jumps)}; {e.url}")
     return 0
 
 
@@ -116,9 +167,15 @@ def _eval_config(args: argparse.Namespace) -> Any:
         suite = "default" if "adaptive" in threats and args.attacks is None else None
     elif suite == "none":
         suite = None
+    jumps = args.jumps
+    if jumps is None:
+        from .eval_config import PAPER_JUMPS
+
+        paper = PAPER_JUMPS.get(args.dataset or "") if args.protocol == "paper" else None
+        jumps = list(paper) if paper else args.default_jumps
     return EvalConfig(
-        dataset=args.dataset.lower(),
-        jumps=args.jumps,
+        **_source(args),
+        jumps=jumps,
         attacks=attacks,
         threats=threats,
         suite=suite,
@@ -133,9 +190,6 @@ def _eval_config(args: argparse.Namespace) -> Any:
         eps_l2=args.eps_l2,
         seed=args.seed,
         batch_size=args.batch_size,
-        arch=args.arch,
-        checkpoint=args.checkpoint,
-        data_dir=args.data_dir,
         device=args.device,
         settings=_settings(args.set or []),
         adaptive_extra=_names(args.adaptive_extra),
@@ -205,14 +259,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             opts = ", ".join(f"{k}={v}" for k, v in defaults.items())
             print(f"{name:18s} {doc}\n{'':18s} {opts}")
         return 0
-    if not (args.dataset and args.out):
-        raise JumpReLUError("evaluate needs --dataset and --out")
+    if not ((args.dataset or args.data) and args.out):
+        raise JumpReLUError("evaluate needs --dataset (or --data) and --out")
     from .runs import run_evaluate
 
     rank = _init_distributed(args.device)
     with _bars(args, rank) as progress:
         result = run_evaluate(_eval_config(args), args.out, progress=progress)
     if rank == 0:
+        _print_sites(result["provenance"])
         _print_results(result, args.out)
         _render(args, args.out)
     return 0
@@ -238,6 +293,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     with _bars(args, rank) as progress:
         doc = run_tune(_eval_config(args), args.out, max_drop=args.max_drop, progress=progress)
     if rank == 0:
+        _print_sites(doc["provenance"])
         t = doc["provenance"]["tuning"]
         print(
             f"chosen jump {t['jump']:g} (validation accuracy {100 * t['baseline_accuracy']:.2f}% "
@@ -248,13 +304,31 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
-def _grid_arguments(p: argparse.ArgumentParser, jumps: str) -> None:
-    p.add_argument("--arch", help="architecture (read from project checkpoints)")
-    p.add_argument("--checkpoint", help="checkpoint file (default for digits: the shipped model)")
-    p.add_argument("--dataset", help="mnist, cifar10 or digits")
+def _source_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--arch", help="architecture (read from project and zoo checkpoints)")
+    p.add_argument(
+        "--checkpoint",
+        help="checkpoint file or paper:NAME (jumprelu zoo); default for digits: the shipped model",
+    )
+    p.add_argument(
+        "--model", help="MODULE:CALLABLE or FILE.py:CALLABLE returning an nn.Module (any model)"
+    )
+    p.add_argument("--dataset", help="mnist, cifar10 or digits (with --data: a name)")
+    p.add_argument("--data", help="your data: npz:PATH (x, y) or folder:DIR (a folder per class)")
     p.add_argument("--data-dir", help="data directory (default: $JUMPRELU_DATA)")
+    p.add_argument("--mean", help="per-channel normalisation means, comma-separated")
+    p.add_argument("--std", help="per-channel normalisation stds, comma-separated")
+    p.add_argument("--num-classes", type=int, help="number of classes (default: the data's)")
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
-    p.add_argument("--jumps", default=jumps, help="comma-separated jumps")
+
+
+def _grid_arguments(p: argparse.ArgumentParser, jumps: str) -> None:
+    _source_arguments(p)
+    p.add_argument(
+        "--jumps", help=f"comma-separated jumps (default: {jumps}; paper protocol: the authors')"
+    )
+    p.add_argument("--val-data", help="validation data for tune with --data (default: carved)")
+    p.set_defaults(default_jumps=jumps)
     p.add_argument(
         "--attacks",
         help=f"attack names (default: {DEFAULT_ATTACKS} for white/gray; with only the "
@@ -339,11 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(sub)
 
     acc = sub.add_parser("accuracy", help="clean accuracy of a checkpoint across jumps")
-    acc.add_argument("--arch", help="architecture (read from project checkpoints)")
-    acc.add_argument("--checkpoint", required=True, help=".pt/.pth/.pkl/.safetensors file")
-    acc.add_argument("--dataset", required=True, help="mnist, cifar10 or digits")
-    acc.add_argument("--data-dir", help="data directory (default: $JUMPRELU_DATA)")
-    acc.add_argument("--split", default="test", choices=["train", "val", "test"])
+    _source_arguments(acc)
     acc.add_argument("--jumps", default="0,0.5,1.0,1.5", help="comma-separated jumps")
     acc.add_argument("--n", type=int, help="evaluate the first N examples only")
     acc.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -360,10 +430,27 @@ def build_parser() -> argparse.ArgumentParser:
     tu.add_argument("--max-drop", type=float, default=0.01, help="allowed clean-accuracy drop")
     tu.set_defaults(func=_cmd_tune, list_attacks=False)
 
+    zoo = sub.add_parser("zoo", help="list the authors' released checkpoints (paper:NAME)")
+    zoo.add_argument("--long", dest="verbose_list", action="store_true", help="more details")
+    zoo.set_defaults(func=_cmd_zoo)
+
     rep = sub.add_parser("report", help="render DIR/results.json into report.html and report.md")
     rep.add_argument("dir", help="run directory written by evaluate, tune or demo")
     rep.set_defaults(func=_cmd_report)
     return parser
+
+
+def _one_line_warnings() -> Any:
+    """A ``warnings.showwarning`` printing each warning text once, as one line on stderr."""
+    shown: set[str] = set()
+
+    def show(message: Warning | str, *_: Any, **__: Any) -> None:
+        text = " ".join(str(message).split())
+        if text not in shown:
+            shown.add(text)
+            print(f"jumprelu: warning: {text}", file=sys.stderr)
+
+    return show
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -379,7 +466,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return int(args.func(args))
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", RetrofitWarning)
+            warnings.showwarning = _one_line_warnings()
+            return int(args.func(args))
     except JumpReLUError as exc:
         print(f"jumprelu: error: {exc}", file=sys.stderr)
         return 2

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from .datasets import cifar10, digits, mnist
+from .datasets import cifar10, custom, digits, mnist
 from .errors import ConfigError, DataError
 
 __all__ = [
@@ -30,6 +30,8 @@ __all__ = [
     "SPLITS",
     "DatasetInfo",
     "Split",
+    "carve_val",
+    "load_data_spec",
     "load_split",
     "resolve_data_dir",
 ]
@@ -244,3 +246,62 @@ def load_split(
     labels = torch.from_numpy(y.astype(np.int64))
     log.debug("%s %s: %d examples", info.name, split, len(labels))
     return Split(images, labels, info, split)
+
+
+def load_data_spec(spec: str, *, name: str = "custom", num_classes: int | None = None) -> Split:
+    """Load a user's data, ``npz:PATH`` or ``folder:DIR`` (see ``jumprelu.datasets.custom``).
+
+    Its ``DatasetInfo`` has the data's shape and classes and the identity normalisation
+    (mean 0, std 1): a model without statistics of its own takes the [0, 1] pixels as they are.
+
+    Args:
+        spec: ``npz:PATH`` or ``folder:DIR``.
+        name: the dataset's name in results.
+        num_classes: number of classes (default: the class folders, else the largest label + 1).
+
+    Returns:
+        A ``Split`` called "test" holding every example.
+
+    Raises:
+        ConfigError: a malformed spec or num_classes.
+        DataError: unreadable data, or labels outside ``num_classes``.
+    """
+    kind, path = custom.parse_spec(spec)
+    if kind == "npz":
+        x, y = custom.read_npz(path)
+        classes: tuple[str, ...] = ()
+    else:
+        x, y, classes = custom.read_folder(path)
+    found = max(len(classes), int(y.max()) + 1 if len(y) else 0)
+    count = found if num_classes is None else num_classes
+    if isinstance(count, bool) or not isinstance(count, int) or count < 2:
+        raise ConfigError(f"num_classes must be an int >= 2, got {count!r}")
+    if found > count:
+        raise DataError(f"{spec} has labels up to {found - 1}, but num_classes is {count}")
+    c, h, w = (int(v) for v in x.shape[1:])
+    info = DatasetInfo(
+        name, (c, h, w), count, (0.0,) * c, (1.0,) * c, classes or tuple(map(str, range(count)))
+    )
+    return Split(torch.from_numpy(x), torch.from_numpy(y), info, "test")
+
+
+def carve_val(data: Split, val_size: int | float = 0.2, seed: int = 0) -> tuple[Split, Split]:
+    """Split examples into a seeded validation part and the disjoint rest.
+
+    Args:
+        data: the examples.
+        val_size: an int count or a float fraction of them.
+        seed: seed of the permutation choosing the validation examples.
+
+    Returns:
+        ``(val, rest)``, both in their original order.
+    """
+    _check_val_size(val_size)
+    n_val = _val_count(val_size, len(data), data.info.name)
+    if n_val == 0:
+        raise ConfigError(f"val_size={val_size} gives an empty val split for {data.info.name}")
+    rest, val = _split_indices(len(data), n_val, seed)
+    return (
+        Split(data.x[val], data.y[val], data.info, "val"),
+        Split(data.x[rest], data.y[rest], data.info, data.split),
+    )

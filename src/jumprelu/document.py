@@ -18,6 +18,7 @@ from .data import Split
 from .errors import ConfigError
 from .eval_config import SUITE_STAGES, EvalConfig, attack_settings, budgets, split_unit, units
 from .metrics import robust_accuracy_curve, robust_within_budget, summarize
+from .models.normalize import mean_std_of
 from .results import SCHEMA, SCHEMA_VERSION, provenance, tensor_sha256, write_results
 from .retrofit import set_jump
 from .suite import suite_plan
@@ -43,7 +44,7 @@ def assemble(
         The document (schema in docs/results-schema.md).
     """
     clean, cells, ensemble = [], [], []
-    std = float(np.mean(data.info.std))
+    std = mean_std_of(jm)  # the model's own Normalize layer, as the attacks used
     shown = data.x[:N_EXAMPLES]
     for jump in config.jumps:
         set_jump(jm, jump)

@@ -13,12 +13,16 @@ from .attacks import ATTACKS, make_attack
 from .attacks.base import check_count
 from .clean import parse_jumps
 from .data import DATASETS
+from .datasets.custom import parse_spec
 from .errors import ConfigError
+from .models.normalize import check_mean_std
+from .models.zoo_files import PREFIX, get_entry
 from .threats import GRADIENT_FREE, PROTOCOLS, THREATS
 
 __all__ = [
     "BPDA_PREFIXES",
     "DEFAULT_EPS",
+    "PAPER_JUMPS",
     "PAPER_STEPS",
     "SUITES",
     "SUITE_STAGES",
@@ -94,8 +98,20 @@ ATTACK_NORMS: dict[str, tuple[str, str]] = {
     "fmn-linf": ("linf", "minimal"),
     "fmn-l2": ("l2", "minimal"),
 }
-#: The paper's iteration counts per dataset (40 on MNIST, 7 on CIFAR-10).
-PAPER_STEPS = {"mnist": 40, "cifar10": 7, "digits": 40}
+#: The paper's iteration counts per dataset and attack family, as the authors ran them
+#: (train_protocol.md: ``--iter`` for IFGSM, ``--iter_df`` for DeepFool, the default
+#: ``--iter_tr`` 40 for Trust Region); other datasets get 40.
+PAPER_STEPS: dict[str, dict[str, int]] = {
+    "mnist": {"ifgsm": 40, "deepfool": 40, "tr": 40},
+    "cifar10": {"ifgsm": 7, "deepfool": 7, "tr": 40},
+    "digits": {"ifgsm": 40, "deepfool": 40, "tr": 40},
+}
+#: The jump grids of the authors' attack commands (CIFAR-10: ResNet, WideResNet, MobileNetV2;
+#: their AlexLike used 0 to 0.8, see ``jumprelu.models.zoo``); the paper protocol's default.
+PAPER_JUMPS: dict[str, tuple[float, ...]] = {
+    "mnist": (0.0, 0.5, 1.0, 1.5),
+    "cifar10": tuple(round(0.01 * i, 2) for i in range(10)),
+}
 
 
 @dataclass
@@ -129,6 +145,12 @@ class EvalConfig:
         noise_sigma: std of the Gaussian input noise of "+noise" surrogates (attack space).
         noise_samples: noise draws averaged per gradient.
         check_n: points re-attacked by the indicators of attack failure (0: none).
+        model: ``MODULE:CALLABLE`` returning the nn.Module to evaluate (instead of ``arch``).
+        data: the user's data, ``npz:PATH`` or ``folder:DIR`` (``dataset`` is then its name).
+        val_data: validation data for tuning with ``data`` (default: carved from ``data``).
+        mean: per-channel normalisation means (override the checkpoint's and the dataset's).
+        std: per-channel normalisation standard deviations (given with ``mean``).
+        num_classes: number of classes (default: the dataset's).
     """
 
     dataset: str
@@ -154,12 +176,41 @@ class EvalConfig:
     noise_sigma: float = 0.0
     noise_samples: int = 8
     check_n: int = 100
+    model: str | None = None
+    data: str | None = None
+    val_data: str | None = None
+    mean: list[float] | None = None
+    std: list[float] | None = None
+    num_classes: int | None = None
+
+    def validate_source(self) -> None:
+        """Validate the jumps and what names the model and data (``validate`` calls it)."""
+        self.jumps = parse_jumps(self.jumps)
+        if self.data is None and self.dataset not in DATASETS:
+            raise ConfigError(f"unknown dataset {self.dataset!r}; known: {', '.join(DATASETS)}")
+        for spec in (self.data, self.val_data):
+            if spec is not None:
+                parse_spec(spec)
+        if self.checkpoint is not None and self.checkpoint.startswith(PREFIX):
+            get_entry(self.checkpoint)
+        if self.val_data is not None and self.data is None:
+            raise ConfigError("--val-data goes with --data")
+        if not self.dataset:
+            raise ConfigError("the dataset name is empty")
+        if (self.mean is None) != (self.std is None):
+            raise ConfigError("--mean and --std must be given together")
+        if self.mean is not None and self.std is not None:
+            mean, std = check_mean_std(self.mean, self.std)
+            self.mean, self.std = list(mean), list(std)
+        n = self.num_classes
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 2):
+            raise ConfigError(f"num classes must be an int >= 2, got {n!r}")
+        if self.n is not None and self.n < 1:
+            raise ConfigError(f"n must be >= 1, got {self.n}")
 
     def validate(self) -> None:
         """Raise ConfigError for unknown names and out-of-range values."""
-        self.jumps = parse_jumps(self.jumps)
-        if self.dataset not in DATASETS:
-            raise ConfigError(f"unknown dataset {self.dataset!r}; known: {', '.join(DATASETS)}")
+        self.validate_source()
         for name in [*self.attacks, *self.adaptive_extra, *self.settings]:
             if name not in ATTACKS:
                 raise ConfigError(f"unknown attack {name!r}; known: {', '.join(ATTACKS)}")
@@ -185,8 +236,6 @@ class EvalConfig:
             raise ConfigError(f"unknown threat(s) {bad or '[]'}; known: {', '.join(THREATS)}")
         if self.protocol not in PROTOCOLS:
             raise ConfigError(f"unknown protocol {self.protocol!r}; known: {', '.join(PROTOCOLS)}")
-        if self.n is not None and self.n < 1:
-            raise ConfigError(f"n must be >= 1, got {self.n}")
         if self.batch_size < 1:
             raise ConfigError(f"batch size must be >= 1, got {self.batch_size}")
         if self.bpda_gradient not in ("relu", "smooth", "both"):
@@ -204,7 +253,13 @@ class EvalConfig:
         d = dataclasses.asdict(self)
         for volatile in ("device", "batch_size", "data_dir"):
             d.pop(volatile)
-        new = {"surrogates": None, "suite": None, "noise_sigma": 0.0, "noise_samples": 8}
+        new: dict[str, Any] = {
+            "surrogates": None,
+            "suite": None,
+            "noise_sigma": 0.0,
+            "noise_samples": 8,
+            **dict.fromkeys(("model", "data", "val_data", "mean", "std", "num_classes")),
+        }
         for key, default in new.items():  # added later: at their defaults digests stay valid
             if d[key] == default:
                 d.pop(key)
@@ -260,8 +315,9 @@ def attack_settings(name: str, config: EvalConfig, *, std: float) -> dict[str, A
         s["eps"] = eps[family[0]][1]
     if name.startswith(("pgd", "square", "apgd")):
         s["seed"] = config.seed
-    if paper and name.startswith(("ifgsm", "deepfool", "tr-")):
-        s["steps"] = PAPER_STEPS.get(config.dataset, 40)
+    kind = next((k for k in ("ifgsm", "deepfool", "tr") if name.startswith(k)), None)
+    if paper and kind is not None and (kind != "tr" or name.startswith("tr-")):
+        s["steps"] = PAPER_STEPS.get(config.dataset, {}).get(kind, 40)
     return {**s, **config.settings.get(name, {})}
 
 

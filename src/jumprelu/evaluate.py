@@ -16,7 +16,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -37,6 +36,7 @@ from .eval_config import (
     units,
 )
 from .indicators import cell_checks
+from .models.normalize import mean_std_of
 from .progress import NULL_PROGRESS, Progress
 from .results import write_json
 from .retrofit import retrofit, set_jump
@@ -103,7 +103,7 @@ def evaluate(
     with torch.no_grad():
         probe = data.x[: config.batch_size].to(dev)
         jump0_ok = bool(torch.equal(jm(probe), base(probe)))
-    std = float(np.mean(data.info.std))
+    std = mean_std_of(jm)  # the model's own Normalize layer, never the dataset's statistics
     x, y = data.x, data.y
     mine = [u for i, u in enumerate(units(config)) if i % world == rank]
     cells = [cell_path(out, t, a, j) for t, a in mine for j in config.jumps]

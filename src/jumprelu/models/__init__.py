@@ -16,6 +16,7 @@ from torch import nn
 from ..errors import ConfigError
 from .mobilenet import MobileNetV2
 from .normalize import Normalize, NormalizedModel, check_mean_std
+from .paper import PaperMobileNetV2, PaperWideResNet
 from .resnet import CifarResNet, WideResNet
 from .small import AlexLike, DigitsNet, LeNet
 
@@ -29,6 +30,8 @@ __all__ = [
     "MobileNetV2",
     "Normalize",
     "NormalizedModel",
+    "PaperMobileNetV2",
+    "PaperWideResNet",
     "WideResNet",
     "build_model",
     "build_net",
@@ -64,6 +67,9 @@ ARCHS: dict[str, ArchSpec] = {
         ArchSpec("wrn", WideResNet, (3, 32, 32), ("cifar10",)),
         ArchSpec("mobilenetv2", MobileNetV2, (3, 32, 32), ("cifar10",)),
         ArchSpec("digitsnet", DigitsNet, (1, 8, 8), ("digits",)),
+        # The authors' layouts and parameter names (their released checkpoints load as they are).
+        ArchSpec("wrn-paper", PaperWideResNet, (3, 32, 32), ("cifar10",)),
+        ArchSpec("mobilenetv2-paper", PaperMobileNetV2, (3, 32, 32), ("cifar10",)),
     )
 }
 

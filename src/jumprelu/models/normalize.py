@@ -15,7 +15,7 @@ from torch import nn
 
 from ..errors import ConfigError
 
-__all__ = ["Normalize", "NormalizedModel", "check_mean_std", "tensor_to_stats"]
+__all__ = ["Normalize", "NormalizedModel", "check_mean_std", "mean_std_of", "tensor_to_stats"]
 
 
 def check_mean_std(
@@ -151,3 +151,23 @@ class NormalizedModel(nn.Module):
         """
         out: torch.Tensor = self.net(self.normalize(x))
         return out
+
+
+def mean_std_of(model: nn.Module) -> float:
+    """The mean over channels of the std of the model's own ``Normalize`` layer.
+
+    The paper protocol converts pixel budgets to normalised units with it, so the conversion
+    always matches the statistics the model actually applies (never the dataset's).
+
+    Args:
+        model: a model, usually a ``NormalizedModel`` (retrofitted or not).
+
+    Returns:
+        The mean std of its first ``Normalize`` layer; 1.0 when it has none (the model then
+        works in pixel units).
+    """
+    layer = next((m for m in model.modules() if isinstance(m, Normalize)), None)
+    if layer is None:
+        return 1.0
+    std = layer.stats()[1]
+    return sum(std) / len(std)
