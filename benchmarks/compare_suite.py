@@ -114,6 +114,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-reference", action="store_true")
     parser.add_argument("--every-point", action="store_true", help="also run without cascade")
+    parser.add_argument(
+        "--exhaustive", action="store_true", help="every stage through every surrogate"
+    )
     parser.add_argument("--out", type=Path, help="also write the results as JSON")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -148,6 +151,7 @@ def main() -> None:
                 surrogates=list(SUITE_SURROGATES),
                 settings=_settings,
                 batch_size=500,
+                select=not args.exhaustive,
             )
             row: dict[str, Any] = {
                 "jump": jump,

@@ -211,3 +211,33 @@ def test_bad_adaptive_options_one_line_error_nothing_written(
     assert err.startswith("jumprelu: error:") and "\n" not in err
     assert needle in err
     assert not out.exists()
+
+
+def test_later_stages_run_only_through_surrogates_that_broke_points() -> None:
+    model, _ = load_checkpoint(default_model_path())
+    data = load_split("digits", "test").take(40)
+    jm = retrofit(model, 1.0)
+    surrogates = ["relu", "smooth-0.25", "smooth-1"]
+
+    def labels(select: bool) -> list[tuple[str, int]]:
+        out = run_suite(
+            "linf",
+            jm,
+            data.x,
+            data.y,
+            eps=0.1,
+            jump=1.0,
+            surrogates=surrogates,
+            settings=_settings,
+            batch_size=500,
+            select=select,
+        )
+        return [(s["stage"], s["broken"]) for s in out.stages]
+
+    chosen, every = labels(True), labels(False)
+    first = [(st, b) for st, b in chosen if "apgd-ce" in st]
+    assert len(first) == 3 and first == [(st, b) for st, b in every if "apgd-ce" in st]
+    useful = {st.split(":")[0] for st, b in first if b > 0} or {st.split(":")[0] for st, _ in first}
+    later = [st for st, _ in chosen if "apgd-ce" not in st and not st.startswith("square")]
+    assert later and {st.split(":")[0] for st in later} <= useful
+    assert len(every) == 3 * 3 + 1  # exhaustive: every gradient stage through every surrogate

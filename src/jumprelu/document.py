@@ -16,7 +16,15 @@ from .checks import sanity_flags
 from .clean import predict
 from .data import Split
 from .errors import ConfigError
-from .eval_config import SUITE_STAGES, EvalConfig, attack_settings, budgets, split_unit, units
+from .eval_config import (
+    EXHAUSTIVE_SUITES,
+    SUITE_STAGES,
+    EvalConfig,
+    attack_settings,
+    budgets,
+    split_unit,
+    units,
+)
 from .metrics import robust_accuracy_curve, robust_within_budget, summarize
 from .models.normalize import mean_std_of
 from .results import SCHEMA, SCHEMA_VERSION, provenance, tensor_sha256, write_results
@@ -158,6 +166,7 @@ def _settings(config: EvalConfig, name: str, std: float, jump: float) -> tuple[d
             "eps": budgets(config, std=std)[norm][1],
             "norm": norm,
             "stages": [f"{a}@{s}" if s else a for a, s in suite_plan(norm, surrogates, jump)],
+            "surrogate_selection": config.suite not in EXHAUSTIVE_SUITES,
             "stage_settings": {a: attack_settings(a, config, std=std) for a in SUITE_STAGES[norm]},
         }, "fixed-budget"
     settings = attack_settings(name, config, std=std)

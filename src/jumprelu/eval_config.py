@@ -22,6 +22,7 @@ from .threats import GRADIENT_FREE, PROTOCOLS, THREATS
 __all__ = [
     "BPDA_PREFIXES",
     "DEFAULT_EPS",
+    "EXHAUSTIVE_SUITES",
     "PAPER_JUMPS",
     "PAPER_STEPS",
     "SUITES",
@@ -40,7 +41,14 @@ __all__ = [
 BPDA_PREFIXES = {"bpda:": "relu", "bpda-smooth:": "smooth"}
 
 #: Adaptive suites: name -> the norms whose cascade runs (one ``suite-NORM`` unit each).
-SUITES: dict[str, tuple[str, ...]] = {"default": ("linf", "l2"), "linf": ("linf",), "l2": ("l2",)}
+SUITES: dict[str, tuple[str, ...]] = {
+    "default": ("linf", "l2"),
+    "linf": ("linf",),
+    "l2": ("l2",),
+    "exhaustive": ("linf", "l2"),
+}
+#: Suites that run every gradient stage through every surrogate (no surrogate selection).
+EXHAUSTIVE_SUITES = ("exhaustive",)
 #: The cascade's stages per norm, in order (AutoAttack's order, FMN in FAB's place); each
 #: gradient stage runs once per surrogate, each only on the points still robust.
 SUITE_STAGES: dict[str, tuple[str, ...]] = {

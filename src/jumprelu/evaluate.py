@@ -27,6 +27,7 @@ from .document import assemble
 from .errors import ConfigError
 from .eval_config import (
     DEFAULT_EPS,
+    EXHAUSTIVE_SUITES,
     PAPER_STEPS,
     SUITE_STAGES,
     EvalConfig,
@@ -209,6 +210,7 @@ def _run_suite(
         settings=settings,
         batch_size=config.batch_size,
         noise=noise,
+        select=config.suite not in EXHAUSTIVE_SUITES,
     )
     if config.check_n:
         first = SUITE_STAGES[norm][0]

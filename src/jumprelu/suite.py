@@ -9,6 +9,12 @@ once per BPDA surrogate of the JumpReLU model (straight-through and smooth surro
 several widths; Athalye, Carlini and Wagner, ICML 2018). At jump 0 JumpReLU is the ReLU and
 every surrogate has its gradient, so each gradient stage runs once. A point already broken is
 never attacked again; the per-sample worst case over all stages is the robust accuracy.
+
+Surrogate selection (``select=True``, the default suites): the first stage (APGD-CE, the
+cheapest) runs through every surrogate; the later gradient stages run only through the
+surrogates whose first stage broke at least one point (all of them when none did), since a
+surrogate whose gradient cannot move APGD-CE is a poor guide for the costlier attacks. The
+``exhaustive`` suite runs every gradient stage through every surrogate.
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ def run_suite(
     settings: Callable[[str], dict[str, Any]],
     batch_size: int,
     noise: tuple[float, int, int] = (0.0, 1, 0),
+    select: bool = True,
     on_stage: Callable[[str, int], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> Outcome:
@@ -74,6 +81,8 @@ def run_suite(
         settings: attack name -> its settings (``eps`` is set here).
         batch_size: examples per attack call.
         noise: ``(sigma, samples, seed)`` for "+noise" surrogates.
+        select: run the stages after the first only through the surrogates whose first
+            stage broke a point (see the module docstring); False: through every one.
         on_stage: told each stage's name and how many points it attacks.
         on_batch: progress per batch.
 
@@ -88,7 +97,12 @@ def run_suite(
     zsteps = torch.zeros(n, dtype=torch.long)
     silent, improving, unstable = zero.clone(), zero.clone(), zero.clone()
     stages, grad_evals, seconds = [], 0, 0.0
+    first = SUITE_STAGES[norm][0]
+    useful: list[str] = []  # surrogates whose first stage broke a point
     for name, surrogate in suite_plan(norm, surrogates, jump):
+        later = surrogate is not None and name != first
+        if select and later and useful and surrogate not in useful:
+            continue
         idx = robust.nonzero().squeeze(1)
         label = name if surrogate is None else f"{surrogate_prefix(surrogate)}{name}"
         if on_stage is not None:
@@ -123,6 +137,8 @@ def run_suite(
         if out.unstable is not None:
             unstable[idx] |= out.unstable & broken
         grad_evals, seconds = grad_evals + out.grad_evals, seconds + out.seconds
+        if name == first and surrogate is not None and bool(broken.any()):
+            useful.append(surrogate)
         stages.append(
             {
                 "stage": label,
