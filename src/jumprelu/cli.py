@@ -15,6 +15,7 @@ from typing import Any
 
 from . import __version__
 from .clean import CleanSweep
+from .cli_grid import eval_config, grid_arguments, source, source_arguments
 from .cli_train import add_train_parser
 from .errors import JumpReLUError
 from .progress import Progress
@@ -92,7 +93,7 @@ def _cmd_accuracy(args: argparse.Namespace) -> int:
         split=args.split,
         n=args.n,
         device=args.device,
-        **_source(args),
+        **source(args),
     )
     sweep, prov = run_accuracy(config)
     if args.json:
@@ -100,35 +101,6 @@ def _cmd_accuracy(args: argparse.Namespace) -> int:
     else:
         _print_sweep(sweep)
     return 0
-
-
-def _floats(text: str | None, what: str) -> list[float] | None:
-    """Parse a comma-separated list of numbers (validated by the config)."""
-    if text is None:
-        return None
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise JumpReLUError(f"{what} expects comma-separated numbers, got {text!r}") from None
-
-
-def _source(args: argparse.Namespace) -> dict[str, Any]:
-    """The config fields naming the model, the data and the normalisation."""
-    dataset = args.dataset or ("custom" if args.data else None)
-    if not dataset:
-        raise JumpReLUError(f"{args.command} needs --dataset (or --data)")
-    return {
-        "dataset": dataset if args.data else dataset.lower(),
-        "arch": args.arch,
-        "checkpoint": args.checkpoint,
-        "data_dir": args.data_dir,
-        "model": args.model,
-        "data": args.data,
-        "val_data": getattr(args, "val_data", None),
-        "mean": _floats(args.mean, "--mean"),
-        "std": _floats(args.std, "--std"),
-        "num_classes": args.num_classes,
-    }
 
 
 def _print_sites(prov: dict[str, Any]) -> None:
@@ -149,72 +121,6 @@ def _cmd_zoo(args: argparse.Namespace) -> int:
             print(f"    trained: {e.training}; mean {list(e.mean)} std {list(e.std)}")
             print(f"    authors' jumps {', '.join(f'{j:g}' for j in e.jumps)}; {e.url}")
     return 0
-
-
-DEFAULT_ATTACKS = "ifgsm,deepfool-l2,pgd-linf"
-
-
-def _eval_config(args: argparse.Namespace) -> Any:
-    from .evaluate import EvalConfig
-
-    threats = _names(args.threats)
-    if args.attacks is not None:
-        attacks = _names(args.attacks)
-    else:
-        attacks = [] if threats == ["adaptive"] else _names(DEFAULT_ATTACKS)
-    suite = args.suite
-    if suite is None:
-        suite = "default" if "adaptive" in threats and args.attacks is None else None
-    elif suite == "none":
-        suite = None
-    jumps = args.jumps
-    if jumps is None:
-        from .eval_config import PAPER_JUMPS
-
-        paper = PAPER_JUMPS.get(args.dataset or "") if args.protocol == "paper" else None
-        jumps = list(paper) if paper else args.default_jumps
-    return EvalConfig(
-        **_source(args),
-        jumps=jumps,
-        attacks=attacks,
-        threats=threats,
-        suite=suite,
-        surrogates=None if args.surrogates is None else _names(args.surrogates),
-        noise_sigma=args.noise_sigma,
-        noise_samples=args.noise_samples,
-        check_n=args.check_n,
-        protocol=args.protocol,
-        split=args.split,
-        n=args.n,
-        eps=args.eps,
-        eps_l2=args.eps_l2,
-        seed=args.seed,
-        batch_size=args.batch_size,
-        device=args.device,
-        settings=_settings(args.set or []),
-        adaptive_extra=_names(args.adaptive_extra),
-        bpda_gradient=args.bpda_gradient,
-    )
-
-
-def _settings(items: list[str]) -> dict[str, dict[str, Any]]:
-    """Parse ``--set ATTACK.KEY=VALUE`` items (VALUE as JSON, else a string)."""
-    out: dict[str, dict[str, Any]] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        attack, dot, name = key.partition(".")
-        if not (sep and dot and attack and name):
-            raise JumpReLUError(f"--set expects ATTACK.KEY=VALUE, got {item!r}")
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        out.setdefault(attack, {})[name] = value
-    return out
-
-
-def _names(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
 
 
 def _init_distributed(device: str) -> int:
@@ -265,7 +171,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     rank = _init_distributed(args.device)
     with _bars(args, rank) as progress:
-        result = run_evaluate(_eval_config(args), args.out, progress=progress)
+        result = run_evaluate(eval_config(args), args.out, progress=progress)
     if rank == 0:
         _print_sites(result["provenance"])
         _print_results(result, args.out)
@@ -291,7 +197,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 
     rank = _init_distributed(args.device)
     with _bars(args, rank) as progress:
-        doc = run_tune(_eval_config(args), args.out, max_drop=args.max_drop, progress=progress)
+        doc = run_tune(eval_config(args), args.out, max_drop=args.max_drop, progress=progress)
     if rank == 0:
         _print_sites(doc["provenance"])
         t = doc["provenance"]["tuning"]
@@ -302,91 +208,6 @@ def _cmd_tune(args: argparse.Namespace) -> int:
         _print_results(doc, args.out)
         _render(args, args.out)
     return 0
-
-
-def _source_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--arch", help="architecture (read from project and zoo checkpoints)")
-    p.add_argument(
-        "--checkpoint",
-        help="checkpoint file or paper:NAME (jumprelu zoo); default for digits: the shipped model",
-    )
-    p.add_argument(
-        "--model", help="MODULE:CALLABLE or FILE.py:CALLABLE returning an nn.Module (any model)"
-    )
-    p.add_argument("--dataset", help="mnist, cifar10 or digits (with --data: a name)")
-    p.add_argument("--data", help="your data: npz:PATH (x, y) or folder:DIR (a folder per class)")
-    p.add_argument("--data-dir", help="data directory (default: $JUMPRELU_DATA)")
-    p.add_argument("--mean", help="per-channel normalisation means, comma-separated")
-    p.add_argument("--std", help="per-channel normalisation stds, comma-separated")
-    p.add_argument("--num-classes", type=int, help="number of classes (default: the data's)")
-    p.add_argument("--split", default="test", choices=["train", "val", "test"])
-
-
-def _grid_arguments(p: argparse.ArgumentParser, jumps: str) -> None:
-    _source_arguments(p)
-    p.add_argument(
-        "--jumps", help=f"comma-separated jumps (default: {jumps}; paper protocol: the authors')"
-    )
-    p.add_argument("--val-data", help="validation data for tune with --data (default: carved)")
-    p.set_defaults(default_jumps=jumps)
-    p.add_argument(
-        "--attacks",
-        help=f"attack names (default: {DEFAULT_ATTACKS} for white/gray; with only the "
-        "adaptive threat: none, the suite alone)",
-    )
-    p.add_argument("--threats", default="white,gray,adaptive", help="white,gray,adaptive")
-    p.add_argument("--protocol", default="standard", choices=["standard", "paper"])
-    p.add_argument(
-        "--adaptive-extra",
-        default="square-linf",
-        help="gradient-free attacks added under the adaptive threat ('' for none)",
-    )
-    p.add_argument("--n", "--n-examples", dest="n", type=int, help="first N examples")
-    p.add_argument("--eps", type=float, help="L-inf budget of fixed-budget attacks (pixels)")
-    p.add_argument("--eps-l2", type=float, help="L2 budget of fixed-budget L2 attacks (pixels)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=500)
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--out", help="run directory (results.json, results.csv)")
-    p.add_argument("--no-report", action="store_true", help="skip report.html / report.md")
-    p.add_argument(
-        "--bpda-gradient",
-        default="both",
-        choices=["relu", "smooth", "both"],
-        help="adaptive gradient attacks: straight-through (bpda:), through a smoothed jump "
-        "(bpda-smooth:), or both (default)",
-    )
-    p.add_argument(
-        "--suite",
-        help="adaptive suite, a cascade of APGD-CE, APGD-T, FMN and Square through every "
-        "surrogate: default (L-inf and L2), linf, l2 or none (default: default when the "
-        "adaptive threat runs, none otherwise)",
-    )
-    p.add_argument(
-        "--surrogates",
-        help="BPDA surrogates: relu, smooth, smooth-WIDTH (width x jump), each optionally "
-        "+noise (default: the suite's relu,smooth-0.1,smooth-0.25,smooth-0.5,smooth-1; "
-        "attacks: --bpda-gradient)",
-    )
-    p.add_argument(
-        "--noise-sigma",
-        type=float,
-        default=0.0,
-        help="std of the Gaussian input noise of +noise surrogates (attack-space units)",
-    )
-    p.add_argument("--noise-samples", type=int, default=8, help="noise draws per gradient")
-    p.add_argument(
-        "--check-n",
-        type=int,
-        default=100,
-        help="points re-attacked by the indicators of attack failure (0: none)",
-    )
-    p.add_argument(
-        "--set",
-        action="append",
-        metavar="ATTACK.KEY=VALUE",
-        help="attack setting, e.g. pgd-linf.steps=100 (repeatable)",
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -413,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(sub)
 
     acc = sub.add_parser("accuracy", help="clean accuracy of a checkpoint across jumps")
-    _source_arguments(acc)
+    source_arguments(acc)
     acc.add_argument("--jumps", default="0,0.5,1.0,1.5", help="comma-separated jumps")
     acc.add_argument("--n", type=int, help="evaluate the first N examples only")
     acc.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -421,12 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
     acc.set_defaults(func=_cmd_accuracy)
 
     ev = sub.add_parser("evaluate", help="white-box, gray-box and adaptive robustness over jumps")
-    _grid_arguments(ev, "0,0.5,1.0")
+    grid_arguments(ev, "0,0.5,1.0")
     ev.add_argument("--list-attacks", action="store_true", help="list attacks and defaults")
     ev.set_defaults(func=_cmd_evaluate)
 
     tu = sub.add_parser("tune", help="choose the jump on validation data, then evaluate on test")
-    _grid_arguments(tu, "0,0.25,0.5,0.75,1.0,1.25,1.5,2.0")
+    grid_arguments(tu, "0,0.25,0.5,0.75,1.0,1.25,1.5,2.0")
     tu.add_argument("--max-drop", type=float, default=0.01, help="allowed clean-accuracy drop")
     tu.set_defaults(func=_cmd_tune, list_attacks=False)
 
