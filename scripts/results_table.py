@@ -41,6 +41,18 @@ def table(path: str) -> None:
                 f"{fmt(m['rho2_success'])} | {100 * m['zero_grad_fraction']:.2f} |"
             )
         print()
+    suites = [c for c in doc["cells"] if c.get("stages")]
+    if suites:
+        print("adaptive suite, stage by stage (points attacked / broken):\n")
+        print("| jump | suite | robust acc | stages |")
+        print("|---|---|---|---|")
+        for c in suites:
+            stages = "; ".join(f"{s['stage']} {s['attacked']}/{s['broken']}" for s in c["stages"])
+            print(
+                f"| {c['jump']:g} | {c['attack']} (ε {c['settings']['eps']:g}) | "
+                f"{fmt(c['metrics']['adv_accuracy'], True)} | {stages} |"
+            )
+        print()
     budget = doc["ensemble"][0].get("budget", {})
     extra = "".join(
         f" L{'∞' if n == 'linf' else '2'} ≤ {b['eps']:g} px |" for n, b in budget.items()

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import atomic_write
+from .jump_grid import Point, point_label
 from .threats import N_EXAMPLES, Outcome
 
 __all__ = ["INDICATORS", "PER_SAMPLE", "cell_path", "load_cell", "save_cell"]
@@ -23,9 +24,9 @@ PER_SAMPLE = ("adv_correct", "l2", "linf", "l2_rel", "linf_rel", "zero_grad")
 INDICATORS = ("zero_grad_steps", "silent", "improving", "unstable")
 
 
-def cell_path(out: Path, threat: str, attack: str, jump: float) -> Path:
-    """File of one cell under the run directory ``out``."""
-    return out / "cells" / f"{threat}__{attack.replace(':', '-')}__{jump:g}.npz"
+def cell_path(out: Path, threat: str, attack: str, jump: Point) -> Path:
+    """File of one cell under the run directory ``out`` (a mapping point: its label)."""
+    return out / "cells" / f"{threat}__{attack.replace(':', '-')}__{point_label(jump)}.npz"
 
 
 def save_cell(path: Path, outcome: Outcome) -> None:

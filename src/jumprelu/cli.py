@@ -15,7 +15,15 @@ from typing import Any
 
 from . import __version__
 from .clean import CleanSweep
-from .cli_grid import eval_config, grid_arguments, source, source_arguments
+from .cli_grid import (
+    eval_config,
+    grid_arguments,
+    per_layer_quantiles,
+    source,
+    source_arguments,
+    tune_arguments,
+    tuned_text,
+)
 from .cli_train import add_train_parser
 from .errors import JumpReLUError
 from .progress import Progress
@@ -135,26 +143,36 @@ def _init_distributed(device: str) -> int:
 def _print_results(doc: dict[str, Any], out: str) -> None:
     cfg = doc["config"]
     print(f"{cfg['dataset']}/{cfg['split']} n={doc['clean'][0]['n']}, protocol {cfg['protocol']}")
+    w = max([6, *(len(_jump_text(c["jump"])) for c in doc["clean"])])
     print(
-        f"{'threat':9s} {'attack':22s} {'jump':>6s} {'clean':>7s} {'adv acc':>8s} "
+        f"{'threat':9s} {'attack':22s} {'jump':>{w}s} {'clean':>7s} {'adv acc':>8s} "
         f"{'rho2(all)':>9s} {'rhoinf(all)':>11s}"
     )
     clean = {c["jump"]: c["accuracy"] for c in doc["clean"]}
     for cell in doc["cells"]:
         m = cell["metrics"]
         print(
-            f"{cell['threat']:9s} {cell['attack']:22s} {cell['jump']:6g} "
+            f"{cell['threat']:9s} {cell['attack']:22s} {_jump_text(cell['jump']):>{w}s} "
             f"{100 * clean[cell['jump']]:6.2f}% {100 * m['adv_accuracy']:7.2f}% "
             f"{m['rho2_all']:9.4f} {m['rhoinf_all']:11.4f}"
         )
     for e in doc["ensemble"]:
         print(
-            f"ensemble (worst case over all attacks) jump {e['jump']:g}: "
+            f"ensemble (worst case over all attacks) jump {_jump_text(e['jump'])}: "
             f"{100 * e['adv_accuracy']:.2f}%"
         )
     for flag in doc["flags"]:
         print(f"FLAG {flag['code']} ({flag['where']}): {flag['message']}")
+    for c in doc["clean"]:
+        if "jump_map" in c:
+            sites = ", ".join(f"{k} {v:g}" for k, v in c["jump_map"].items())
+            print(f"jump {c['jump']}: per-layer jumps {sites}")
     print(f"results: {Path(out) / 'results.json'}")
+
+
+def _jump_text(jump: float | str) -> str:
+    """A grid point as printed: the jump, or a per-layer mapping's label."""
+    return jump if isinstance(jump, str) else f"{jump:g}"
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -195,14 +213,22 @@ def _bars(args: argparse.Namespace, rank: int = 0, unit: str = "cell") -> Iterat
 def _cmd_tune(args: argparse.Namespace) -> int:
     from .runs import run_tune
 
+    quantiles = per_layer_quantiles(args)
     rank = _init_distributed(args.device)
     with _bars(args, rank) as progress:
-        doc = run_tune(eval_config(args), args.out, max_drop=args.max_drop, progress=progress)
+        doc = run_tune(
+            eval_config(args),
+            args.out,
+            max_drop=args.max_drop,
+            per_layer_quantiles=quantiles,
+            progress=progress,
+        )
     if rank == 0:
         _print_sites(doc["provenance"])
         t = doc["provenance"]["tuning"]
+        chosen = tuned_text(t, args.out)
         print(
-            f"chosen jump {t['jump']:g} (validation accuracy {100 * t['baseline_accuracy']:.2f}% "
+            f"{chosen} (validation accuracy {100 * t['baseline_accuracy']:.2f}% "
             f"at jump 0, max drop {100 * t['max_drop']:.2f} points, n={t['n']})"
         )
         _print_results(doc, args.out)
@@ -248,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     tu = sub.add_parser("tune", help="choose the jump on validation data, then evaluate on test")
     grid_arguments(tu, "0,0.25,0.5,0.75,1.0,1.25,1.5,2.0")
-    tu.add_argument("--max-drop", type=float, default=0.01, help="allowed clean-accuracy drop")
+    tune_arguments(tu)
     tu.set_defaults(func=_cmd_tune, list_attacks=False)
 
     zoo = sub.add_parser("zoo", help="list the authors' released checkpoints (paper:NAME)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from .errors import JumpReLUError
@@ -17,8 +18,11 @@ __all__ = [
     "eval_config",
     "grid_arguments",
     "names",
+    "per_layer_quantiles",
     "source",
     "source_arguments",
+    "tune_arguments",
+    "tuned_text",
 ]
 
 
@@ -138,7 +142,10 @@ def source_arguments(p: argparse.ArgumentParser) -> None:
 def grid_arguments(p: argparse.ArgumentParser, jumps: str) -> None:
     source_arguments(p)
     p.add_argument(
-        "--jumps", help=f"comma-separated jumps (default: {jumps}; paper protocol: the authors')"
+        "--jumps",
+        help=f"comma-separated jumps (default: {jumps}; paper protocol: the authors'); an item "
+        '@FILE (or FILE.json) is a per-layer mapping {"site": jump} (e.g. tune --per-layer\'s '
+        "OUT/jumps.json), sites it omits at jump 0",
     )
     p.add_argument("--val-data", help="validation data for tune with --data (default: carved)")
     p.set_defaults(default_jumps=jumps)
@@ -200,3 +207,45 @@ def grid_arguments(p: argparse.ArgumentParser, jumps: str) -> None:
         metavar="ATTACK.KEY=VALUE",
         help="attack setting, e.g. pgd-linf.steps=100 (repeatable)",
     )
+
+
+#: Candidate quantiles of ``tune --per-layer``.
+DEFAULT_QUANTILES = "0.5,0.6,0.7,0.8,0.9"
+
+
+def tune_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``tune`` beyond the grid's: the budget and per-layer tuning."""
+    p.add_argument("--max-drop", type=float, default=0.01, help="allowed clean-accuracy drop")
+    p.add_argument(
+        "--per-layer",
+        action="store_true",
+        help="tune one jump per layer (a quantile of its positive activations on validation "
+        "data), evaluate it on test and write it to OUT/jumps.json (for --jumps @FILE)",
+    )
+    p.add_argument(
+        "--quantiles",
+        help=f"--per-layer candidate quantiles in [0, 1) (default: {DEFAULT_QUANTILES})",
+    )
+
+
+def per_layer_quantiles(args: argparse.Namespace) -> list[float] | None:
+    """The candidate quantiles of ``tune --per-layer`` (None without it)."""
+    if not args.per_layer:
+        if args.quantiles is not None:
+            raise JumpReLUError("--quantiles goes with --per-layer")
+        return None
+    if args.jumps is not None:
+        raise JumpReLUError("--per-layer tunes quantiles (--quantiles), not --jumps")
+    return _floats(args.quantiles or DEFAULT_QUANTILES, "--quantiles")
+
+
+def tuned_text(tuning: dict[str, Any], out: str) -> str:
+    """What ``tune`` chose, as printed (``tuning``: the results' ``provenance.tuning``)."""
+    if tuning["jump"] is not None:
+        return f"chosen jump {tuning['jump']:g}"
+    if tuning.get("site_jumps"):
+        return (
+            f"chosen per-layer jumps: quantile {tuning['quantile']:g} of each site's positive "
+            f"activations, written to {Path(out) / 'jumps.json'}"
+        )
+    return "no per-layer quantile admissible: jump 0 kept, no jumps.json written"

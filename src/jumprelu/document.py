@@ -12,7 +12,6 @@ from torch import nn
 
 from .attacks import make_attack
 from .cells import PER_SAMPLE, cell_path, load_cell
-from .checks import sanity_flags
 from .clean import predict
 from .data import Split
 from .errors import ConfigError
@@ -25,10 +24,10 @@ from .eval_config import (
     split_unit,
     units,
 )
+from .jump_grid import apply_point, grid_flags, point_label, point_level, point_value
 from .metrics import robust_accuracy_curve, robust_within_budget, summarize
 from .models.normalize import mean_std_of
 from .results import SCHEMA, SCHEMA_VERSION, provenance, tensor_sha256, write_results
-from .retrofit import set_jump
 from .suite import suite_plan
 from .threats import N_EXAMPLES, attack_space
 
@@ -54,13 +53,16 @@ def assemble(
     clean, cells, ensemble = [], [], []
     std = mean_std_of(jm)  # the model's own Normalize layer, as the attacks used
     shown = data.x[:N_EXAMPLES]
-    for jump in config.jumps:
-        set_jump(jm, jump)
+    for point in config.jumps:
+        apply_point(jm, point)
+        jump, level = point_value(point), point_level(point)
+        mapped = {"jump_map": dict(point)} if isinstance(point, dict) else {}
         correct = predict(jm, data.x, batch_size=config.batch_size) == data.y
         target, _ = attack_space(jm, shown, config.protocol)
         clean.append(
             {
                 "jump": jump,
+                **mapped,
                 "accuracy": float(correct.float().mean()),
                 "n": len(data),
                 "correct": correct,
@@ -70,9 +72,11 @@ def assemble(
         all_ok, names = correct.clone(), []
         seen: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {"linf": [], "l2": []}
         for threat, name in units(config):
-            c = load_cell(cell_path(out, threat, name, jump))
+            c = load_cell(cell_path(out, threat, name, point))
             if c is None:
-                raise ConfigError(f"cell {threat}/{name}/{jump:g} is missing from {out}")
+                raise ConfigError(
+                    f"cell {threat}/{name}/{point_label(point)} is missing from {out}"
+                )
             t = {k: torch.from_numpy(c[k]) for k in PER_SAMPLE}
             info = json.loads(str(c["info"]))
             adv_ok = t["adv_correct"] & correct
@@ -88,11 +92,12 @@ def assemble(
                 seconds=info["seconds"],
             )
             attack_name, _ = split_unit(name)
-            settings, family = _settings(config, attack_name, std, jump)
+            settings, family = _settings(config, attack_name, std, level)
             cell = {
                 "threat": threat,
                 "attack": name,
                 "jump": jump,
+                **mapped,
                 "settings": settings,
                 "family": family,
                 "metrics": metrics.to_dict(),
@@ -116,6 +121,7 @@ def assemble(
         ensemble.append(
             {
                 "jump": jump,
+                **mapped,
                 "adv_accuracy": float(all_ok.float().mean()),
                 "n": len(data),
                 "over": names,
@@ -151,7 +157,7 @@ def assemble(
         "cells": cells,
         "ensemble": ensemble,
     }
-    doc["flags"] = sanity_flags(doc, jump0_matches=extra.get("jump0_bitwise", True))
+    doc["flags"] = grid_flags(doc, jump0_matches=extra.get("jump0_bitwise", True))
     if write:
         write_results(out, doc)
     return doc

@@ -5,16 +5,17 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .activation import check_gradient
 from .attacks import ATTACKS, make_attack
 from .attacks.base import check_count
-from .clean import parse_jumps
 from .data import DATASETS
 from .datasets.custom import parse_spec
 from .errors import ConfigError
+from .jump_grid import Point, parse_grid
 from .models.normalize import check_mean_std
 from .models.zoo_files import PREFIX, get_entry
 from .threats import GRADIENT_FREE, PROTOCOLS, THREATS
@@ -128,7 +129,8 @@ class EvalConfig:
 
     Attributes:
         dataset: dataset name.
-        jumps: jump grid (jump 0 is the original ReLU model).
+        jumps: jump grid (jump 0 is the original ReLU model); a point may be a per-site
+            mapping ``{site: jump}`` (see ``jumprelu.jump_grid``; a string is parsed there).
         attacks: attack names (see ``jumprelu.attacks.ATTACKS``).
         threats: subset of "white", "gray", "adaptive".
         protocol: "standard" ([0, 1] pixels) or "paper" (normalised space, batch bounds).
@@ -162,7 +164,7 @@ class EvalConfig:
     """
 
     dataset: str
-    jumps: list[float]
+    jumps: Sequence[Point]
     attacks: list[str]
     threats: list[str] = field(default_factory=lambda: ["white", "gray", "adaptive"])
     protocol: str = "standard"
@@ -193,7 +195,7 @@ class EvalConfig:
 
     def validate_source(self) -> None:
         """Validate the jumps and what names the model and data (``validate`` calls it)."""
-        self.jumps = parse_jumps(self.jumps)
+        self.jumps = parse_grid(self.jumps)
         if self.data is None and self.dataset not in DATASETS:
             raise ConfigError(f"unknown dataset {self.dataset!r}; known: {', '.join(DATASETS)}")
         for spec in (self.data, self.val_data):

@@ -37,10 +37,11 @@ from .eval_config import (
     units,
 )
 from .indicators import cell_checks
+from .jump_grid import Point, apply_point, check_sites, point_label, point_level
 from .models.normalize import mean_std_of
 from .progress import NULL_PROGRESS, Progress
 from .results import write_json
-from .retrofit import retrofit, set_jump
+from .retrofit import jump_sites, retrofit, set_jump
 from .suite import run_suite
 from .threats import Outcome, attack_space, run_attack
 
@@ -94,13 +95,14 @@ def evaluate(
     """
     config.validate()
     out, (rank, world) = Path(out_dir), _dist()
+    dev = torch.device(config.device)
+    base = model.to(dev).eval()
+    jm = retrofit(base, 0.0)
+    check_sites(config.jumps, jump_sites(jm))  # before anything is written
     if rank == 0:
         _prepare_out(out, config)
     if world > 1:
         torch.distributed.barrier()
-    dev = torch.device(config.device)
-    base = model.to(dev).eval()
-    jm = retrofit(base, 0.0)
     with torch.no_grad():
         probe = data.x[: config.batch_size].to(dev)
         jump0_ok = bool(torch.equal(jm(probe), base(probe)))
@@ -135,8 +137,10 @@ def _run_unit(
     noise = (config.noise_sigma, config.noise_samples, config.seed)
     if name.startswith("suite-"):
         for jump in todo:
-            set_jump(jm, jump)
-            outcome = _run_suite(config, name.removeprefix("suite-"), target, xs, y, std, jump)
+            apply_point(jm, jump)
+            outcome = _run_suite(
+                config, name.removeprefix("suite-"), target, xs, y, std, point_level(jump)
+            )
             _save(config, out, threat, name, jump, outcome, progress)
         return
     attack_name, gradient = split_unit(name)
@@ -150,12 +154,12 @@ def _run_unit(
             attack, target, xs, y, batch_size=config.batch_size, on_batch=progress.advance
         )
     for jump in todo:
-        set_jump(jm, jump)
+        apply_point(jm, jump)
         if crafted is not None:
             adv_ok = predict(target, crafted.x_adv, batch_size=config.batch_size) == y
             outcome = dataclasses.replace(crafted, adv_correct=adv_ok)
         else:
-            progress.start(f"{threat}/{name} jump {jump:g}", len(xs))
+            progress.start(f"{threat}/{name} jump {point_label(jump)}", len(xs))
             outcome = run_attack(
                 attack,
                 target,
@@ -234,11 +238,11 @@ def _save(
     out: Path,
     threat: str,
     name: str,
-    jump: float,
+    jump: Point,
     outcome: Outcome,
     progress: Progress,
 ) -> None:
     save_cell(cell_path(out, threat, name, jump), outcome)
     acc = float(outcome.adv_correct.float().mean())
-    log.info("%s %s jump %g: accuracy %.4f", threat, name, jump, acc)
-    progress.finish(f"{threat}/{name}/{jump:g}")
+    log.info("%s %s jump %s: accuracy %.4f", threat, name, point_label(jump), acc)
+    progress.finish(f"{threat}/{name}/{point_label(jump)}")

@@ -100,13 +100,23 @@ def write_json(path: Path, document: dict[str, Any]) -> None:
 
 
 def write_results(out_dir: Path, document: dict[str, Any]) -> None:
-    """Write ``results.json`` and ``results.csv`` (one row per cell) atomically."""
+    """Write ``results.json`` and ``results.csv`` (one row per cell) atomically.
+
+    A run with per-layer jump mappings gets one more column, ``jump_map``: the mapping as
+    compact JSON in those rows (their ``jump`` holds its label ``layers-<sha8>``), empty
+    elsewhere.
+    """
     write_json(out_dir / "results.json", document)
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    mapped = any("jump_map" in cell for cell in document["cells"])
+    columns = (*CSV_COLUMNS, "jump_map") if mapped else CSV_COLUMNS
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     for cell in document["cells"]:
-        writer.writerow({**cell, **cell["metrics"], "protocol": document["config"]["protocol"]})
+        row = {**cell, **cell["metrics"], "protocol": document["config"]["protocol"]}
+        if "jump_map" in cell:
+            row["jump_map"] = json.dumps(cell["jump_map"], sort_keys=True, separators=(",", ":"))
+        writer.writerow(row)
     atomic_write(out_dir / "results.csv", lambda tmp: _write_text(tmp, buf.getvalue()))
 
 

@@ -22,11 +22,12 @@ from .data import Split, carve_val, load_data_spec, load_split
 from .demo import default_model_path
 from .errors import ConfigError
 from .evaluate import EvalConfig, evaluate
+from .jump_grid import has_maps
 from .models import NormalizedModel, check_arch_fits
 from .models.custom import build_custom, check_output, load_weights
 from .models.zoo_files import resolve_checkpoint
 from .progress import NULL_PROGRESS, Progress
-from .results import file_sha256
+from .results import file_sha256, write_json
 from .retrofit import retrofit_with_report
 from .tuning import tune
 
@@ -151,14 +152,25 @@ def run_accuracy(config: EvalConfig) -> tuple[CleanSweep, dict[str, Any]]:
         The sweep and the model's provenance (see ``load_model``).
     """
     config.validate_source()
+    jumps = _scalar_jumps(config, "accuracy")
     _fetch(config)
     data = load_data(config)
     model, prov = load_model(config, data)
     meta = {"arch": config.arch or config.model, "checkpoint": config.checkpoint}
     sweep = clean_accuracy_sweep(
-        model, data, config.jumps, meta={k: v for k, v in meta.items() if v is not None}
+        model, data, jumps, meta={k: v for k, v in meta.items() if v is not None}
     )
     return sweep, prov
+
+
+def _scalar_jumps(config: EvalConfig, command: str) -> list[float]:
+    """The grid as numbers; a per-layer mapping is refused (evaluate takes them)."""
+    if has_maps(config.jumps):
+        raise ConfigError(
+            f"{command} takes numbers as --jumps; evaluate a per-layer mapping with "
+            "jumprelu evaluate --jumps @FILE (tune per layer: jumprelu tune --per-layer)"
+        )
+    return [float(j) for j in config.jumps if not isinstance(j, dict)]
 
 
 def run_evaluate(
@@ -178,6 +190,7 @@ def run_tune(
     *,
     max_drop: float = 0.01,
     val_size: int | float | None = None,
+    per_layer_quantiles: list[float] | None = None,
     progress: Progress = NULL_PROGRESS,
 ) -> dict[str, Any]:
     """Choose the jump on a validation split, then evaluate jump 0 and the choice on test.
@@ -185,8 +198,12 @@ def run_tune(
     ``config.jumps`` are the candidates; the test evaluation runs only after the choice. With
     the user's data (``config.data``), validation data is ``config.val_data``, else a seeded
     part of ``config.data`` carved off before the test examples are taken from the rest.
+    With ``per_layer_quantiles``, each site's jump is instead tuned as one quantile of its
+    positive activations (``tuning.tune``), the chosen mapping evaluated as one grid point and
+    written to ``out_dir/jumps.json`` (``{"site": jump}``) once the evaluation is done.
     """
     config.validate()
+    candidates = _scalar_jumps(config, "tune")
     _fetch(config)
     if config.data is None:
         test = load_data(config)
@@ -201,10 +218,17 @@ def run_tune(
         val, rest = carve_val(full, 0.2 if val_size is None else val_size, config.seed)
         test = _take(config, rest)
     model, extra = load_model(config, test)
-    result = tune(model, val, config.jumps, max_drop=max_drop)
-    assert result.jump is not None
-    test_config = dataclasses.replace(config, jumps=sorted({0.0, result.jump}))
+    result = tune(
+        model, val, candidates, max_drop=max_drop, per_layer_quantiles=per_layer_quantiles
+    )
+    grid: list[Any] = [0.0, result.site_jumps] if result.site_jumps else [0.0]
+    if result.jump is not None:
+        grid = sorted({0.0, result.jump})
+    test_config = dataclasses.replace(config, jumps=grid)
     extra["tuning"] = result.to_dict()
     if config.data is not None and config.val_data is None:
         extra["tuning"]["validation"] = f"carved from {config.data} (seed {config.seed})"
-    return evaluate(test_config, model, test, out_dir, progress=progress, extra=extra)
+    doc = evaluate(test_config, model, test, out_dir, progress=progress, extra=extra)
+    if result.site_jumps:
+        write_json(Path(out_dir) / "jumps.json", result.site_jumps)
+    return doc

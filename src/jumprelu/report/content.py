@@ -12,9 +12,9 @@ from .. import __version__
 from ..checks import EXPLANATIONS
 from .figures import Plot
 from .images import build_example_grids
-from .load import Doc, chosen_jump, fmt_jump, jumps, threats, units
+from .load import Doc, chosen_jump, fmt_jump, jump_key, jumps, threats, units
 from .plots import build_plots
-from .settings import settings_table, tuning_table
+from .settings import jump_map_table, settings_table, tuning_table
 from .tables import Table, fmt_value, overview_table, threat_table
 
 __all__ = ["FlagGroup", "Report", "build_report", "build_tables"]
@@ -136,7 +136,7 @@ def suite_table(doc: Doc) -> Table | None:
             rows.append(
                 (
                     str(c["attack"]),
-                    f"{c['jump']:g}",
+                    fmt_jump(jump_key(c["jump"])),
                     str(st["stage"]),
                     str(st["attacked"]),
                     str(st["broken"]),
@@ -167,10 +167,14 @@ def build_tables(doc: Doc) -> list[Table]:
         doc: a validated results document.
 
     Returns:
-        The overview, one table per threat model, the attack settings and (for tuned runs) the
-        jump selection.
+        The overview, the per-layer jumps (grids with mappings), one table per threat model,
+        the attack settings and (for tuned runs) the jump selection.
     """
-    tables = [overview_table(doc), *(threat_table(doc, t) for t in threats(doc))]
+    tables = [overview_table(doc)]
+    maps = jump_map_table(doc)
+    if maps is not None:
+        tables.append(maps)
+    tables += [threat_table(doc, t) for t in threats(doc)]
     stages = suite_table(doc)
     if stages is not None:
         tables.append(stages)

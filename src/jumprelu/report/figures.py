@@ -110,14 +110,15 @@ def panels(fig: Figure, n: int, ncols: int) -> list[Axes]:
     return axes[:n]
 
 
-def chosen_line(ax: Axes, chosen: float | None) -> None:
+def chosen_line(ax: Axes, chosen: float | None, text: str | None = None) -> None:
     """Mark the jump chosen by ``tune`` with a dotted vertical line and a label.
 
     Call it after the data are drawn, so the label goes on the roomier side of the line.
 
     Args:
         ax: the axes (jump on the x axis).
-        chosen: the chosen jump; None draws nothing.
+        chosen: the chosen jump (a per-layer mapping: its mean jump); None draws nothing.
+        text: what the label names (default: the jump).
     """
     if chosen is None:
         return
@@ -125,7 +126,7 @@ def chosen_line(ax: Axes, chosen: float | None) -> None:
     low, high = ax.get_xlim()
     right = chosen > (low + high) / 2
     ax.annotate(
-        f"chosen {fmt_jump(chosen)}",
+        f"chosen {fmt_jump(chosen) if text is None else text}",
         (chosen, 1.0),
         xycoords=("data", "axes fraction"),
         xytext=(-3 if right else 3, -10),

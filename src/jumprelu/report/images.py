@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from ..data import DATASETS
 from .figures import DPI, Plot, figure_png, new_figure
-from .load import THREAT_LABELS, Doc, cell_index, fmt_jump, jumps, units
+from .load import THREAT_LABELS, Doc, JumpKey, cell_index, fmt_jump, jumps, units
 
 __all__ = ["N_SHOW", "build_example_grids", "clean_examples", "to_display"]
 
@@ -124,7 +124,7 @@ def _caption_for(doc: Doc, pred: int, label: int | None) -> tuple[str, str]:
     return f"pred {_class_name(doc, pred)}", colour
 
 
-def _rows(doc: Doc, threat: str, present: list[tuple[float, dict[str, Any]]]) -> list[Row]:
+def _rows(doc: Doc, threat: str, present: list[tuple[JumpKey, dict[str, Any]]]) -> list[Row]:
     shown = clean_examples(doc)
     labels = shown.get("labels")
     rows: list[Row] = []

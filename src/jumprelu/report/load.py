@@ -8,16 +8,21 @@ from typing import Any
 
 from ..errors import JumpReLUError
 from ..eval_config import split_unit
+from ..jump_grid import point_label
 from ..results import CSV_COLUMNS, load_results
 
 __all__ = [
     "THREAT_LABELS",
     "Doc",
+    "JumpKey",
     "ReportError",
     "base_attack",
     "cell_index",
     "chosen_jump",
     "fmt_jump",
+    "jump_key",
+    "jump_maps",
+    "jump_x",
     "jumps",
     "load_run",
     "results_path",
@@ -27,6 +32,8 @@ __all__ = [
 
 #: A results document (docs/results-schema.md), as read from JSON.
 Doc = dict[str, Any]
+#: A grid point as the report keys it: the jump, or a per-layer mapping's label.
+JumpKey = float | str
 
 #: Display names of the threat models.
 THREAT_LABELS = {"white": "White-box", "gray": "Gray-box", "adaptive": "Adaptive"}
@@ -126,16 +133,37 @@ def units(doc: Doc, threat: str | None = None) -> list[tuple[str, str]]:
     return [u for u in found if threat is None or u[0] == threat]
 
 
-def jumps(doc: Doc) -> list[float]:
-    """The evaluated jumps, ascending."""
-    return sorted(
-        {float(c["jump"]) for c in doc["cells"]} | {float(c["jump"]) for c in doc["clean"]}
-    )
+def jump_key(jump: Any) -> JumpKey:
+    """A recorded ``jump`` as the report keys it: a float, or a mapping's label as is."""
+    return jump if isinstance(jump, str) else float(jump)
 
 
-def cell_index(doc: Doc) -> dict[tuple[str, str, float], dict[str, Any]]:
-    """Cells keyed by ``(threat, attack, jump)``."""
-    return {(c["threat"], c["attack"], float(c["jump"])): c for c in doc["cells"]}
+def jumps(doc: Doc) -> list[JumpKey]:
+    """The evaluated grid points: the jumps ascending, then per-layer mappings' labels."""
+    keys = [jump_key(c["jump"]) for c in [*doc["cells"], *doc["clean"]]]
+    labels = [k for k in dict.fromkeys(keys) if isinstance(k, str)]
+    return sorted({k for k in keys if not isinstance(k, str)}) + labels
+
+
+def jump_maps(doc: Doc) -> dict[str, dict[str, float]]:
+    """The per-layer mappings of the grid, ``{label: {site: jump}}`` (empty without any)."""
+    rows = [*doc["clean"], *doc["cells"], *doc["ensemble"]]
+    return {
+        str(r["jump"]): dict(r["jump_map"]) for r in rows if isinstance(r.get("jump_map"), Mapping)
+    }
+
+
+def jump_x(doc: Doc, key: JumpKey) -> float:
+    """Where a grid point sits on a jump axis: the jump, or a mapping's mean jump."""
+    if not isinstance(key, str):
+        return key
+    values = list(jump_maps(doc).get(key, {}).values())
+    return sum(values) / len(values) if values else 0.0
+
+
+def cell_index(doc: Doc) -> dict[tuple[str, str, JumpKey], dict[str, Any]]:
+    """Cells keyed by ``(threat, attack, jump key)``."""
+    return {(c["threat"], c["attack"], jump_key(c["jump"])): c for c in doc["cells"]}
 
 
 def base_attack(attack: str) -> str:
@@ -143,14 +171,18 @@ def base_attack(attack: str) -> str:
     return split_unit(attack)[0]
 
 
-def chosen_jump(doc: Doc) -> float | None:
-    """The jump ``jumprelu tune`` chose (``provenance.tuning.jump``), or None."""
+def chosen_jump(doc: Doc) -> JumpKey | None:
+    """What ``jumprelu tune`` chose (``provenance.tuning``): the jump, or the label of the
+    per-layer mapping ``site_jumps``; None for untuned runs."""
     tuning = doc["provenance"].get("tuning")
-    if isinstance(tuning, Mapping) and isinstance(tuning.get("jump"), int | float):
+    if not isinstance(tuning, Mapping):
+        return None
+    if isinstance(tuning.get("jump"), int | float):
         return float(tuning["jump"])
-    return None
+    sites = tuning.get("site_jumps")
+    return point_label(dict(sites)) if isinstance(sites, Mapping) and sites else None
 
 
-def fmt_jump(jump: float) -> str:
-    """A jump as displayed everywhere in the report."""
-    return f"{jump:g}"
+def fmt_jump(jump: JumpKey) -> str:
+    """A jump (or a per-layer mapping's label) as displayed everywhere in the report."""
+    return jump if isinstance(jump, str) else f"{jump:g}"

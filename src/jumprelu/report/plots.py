@@ -19,19 +19,69 @@ from .figures import (
     style_axes,
     threat_handles,
 )
-from .load import THREAT_LABELS, Doc, base_attack, cell_index, chosen_jump, fmt_jump, jumps, units
+from .load import (
+    THREAT_LABELS,
+    Doc,
+    JumpKey,
+    base_attack,
+    cell_index,
+    chosen_jump,
+    fmt_jump,
+    jump_key,
+    jump_maps,
+    jump_x,
+    jumps,
+    units,
+)
 from .theme import CLEAN, ENSEMBLE, MARKERS, RHO, THREAT_DASHES, threat_color
 
 __all__ = ["build_plots"]
 
+#: Marker of a per-layer mapping's point, drawn alone at its mean jump.
+MAP_MARKER = "D"
+MAP_NOTE = (
+    " Hollow diamonds: per-layer jump mappings (layers-…), drawn at their mean jump and not "
+    "joined to the lines."
+)
+
+
+def _draw(ax: Any, doc: Doc, pts: Mapping[JumpKey, float], **style: Any) -> None:
+    """A line through the scalar jumps; per-layer mappings as lone markers at their mean jump."""
+    line = [(k, v) for k, v in pts.items() if not isinstance(k, str)]
+    lone = [(jump_x(doc, k), v) for k, v in pts.items() if isinstance(k, str)]
+    if line:
+        ax.plot(*zip(*line, strict=True), **style)
+    if lone:
+        color = style.get("color")
+        ax.plot(*zip(*lone, strict=True), color=color, ls="", marker=MAP_MARKER, ms=7, mfc="none")
+
+
+def _chosen(ax: Any, doc: Doc) -> None:
+    """The chosen-jump line (a chosen mapping: at its mean jump, named by its label)."""
+    chosen = chosen_jump(doc)
+    if isinstance(chosen, str):
+        chosen_line(ax, jump_x(doc, chosen), chosen)
+    else:
+        chosen_line(ax, chosen)
+
+
+def _map_handle(doc: Doc) -> list[Line2D]:
+    """The legend entry of the per-layer mappings' markers (none without mappings)."""
+    if not jump_maps(doc):
+        return []
+    return [
+        Line2D([], [], color="#444444", ls="", marker=MAP_MARKER, mfc="none", ms=7,
+               label="per-layer jumps (at mean)"),
+    ]  # fmt: skip
+
 
 def _accuracy_plot(doc: Doc) -> Plot:
-    cells, js, chosen = cell_index(doc), jumps(doc), chosen_jump(doc)
+    cells, js = cell_index(doc), jumps(doc)
     attacks = list(dict.fromkeys(base_attack(a) for _, a in units(doc)))
-    clean = {float(c["jump"]): 100 * c["accuracy"] for c in doc["clean"]}
-    ens = {float(e["jump"]): 100 * e["adv_accuracy"] for e in doc["ensemble"]}
+    clean = {jump_key(c["jump"]): 100 * c["accuracy"] for c in doc["clean"]}
+    ens = {jump_key(e["jump"]): 100 * e["adv_accuracy"] for e in doc["ensemble"]}
     linf = {
-        float(e["jump"]): 100 * e["budget"]["linf"]["adv_accuracy"]
+        jump_key(e["jump"]): 100 * e["budget"]["linf"]["adv_accuracy"]
         for e in doc["ensemble"]
         if "linf" in e.get("budget", {})
     }
@@ -39,21 +89,23 @@ def _accuracy_plot(doc: Doc) -> Plot:
     any_smooth = False
     with new_figure(4.0 * min(3, len(attacks)), 0.6 + 3.0 * math.ceil(len(attacks) / 3)) as fig:
         for ax, name in zip(panels(fig, len(attacks), 3), attacks, strict=True):
-            ax.plot(list(clean), list(clean.values()), color=CLEAN, lw=1.2, marker=".")
-            ax.plot(list(ens), list(ens.values()), color=ENSEMBLE, lw=2.2, ls=":", marker=".")
+            _draw(ax, doc, clean, color=CLEAN, lw=1.2, marker=".")
+            _draw(ax, doc, ens, color=ENSEMBLE, lw=2.2, ls=":", marker=".")
             if linf:
-                ax.plot(list(linf), list(linf.values()), color=ENSEMBLE, lw=2.2, marker="s", ms=3)
+                _draw(ax, doc, linf, color=ENSEMBLE, lw=2.2, marker="s", ms=3)
             for t, a in units(doc):
                 if base_attack(a) != name:
                     continue
-                pts = [
-                    (j, 100 * cells[(t, a, j)]["metrics"]["adv_accuracy"])
+                pts = {
+                    j: 100 * cells[(t, a, j)]["metrics"]["adv_accuracy"]
                     for j in js
                     if (t, a, j) in cells
-                ]
+                }
                 smooth = a.startswith("bpda-smooth:")
-                ax.plot(
-                    *zip(*pts, strict=True),
+                _draw(
+                    ax,
+                    doc,
+                    pts,
                     color=threat_color(t),
                     ls=(0, (1, 1)) if smooth else THREAT_DASHES.get(t, "-"),
                     lw=1.8,
@@ -62,7 +114,7 @@ def _accuracy_plot(doc: Doc) -> Plot:
                 )
                 any_smooth = any_smooth or smooth
                 seen += [t] if t not in seen else []
-            chosen_line(ax, chosen)
+            _chosen(ax, doc)
             ax.set(title=name, xlabel="jump", ylabel="accuracy (%)", ylim=(-3, 103))
         handles = [
             Line2D([], [], color=CLEAN, lw=1.2, marker=".", label="clean"),
@@ -79,6 +131,7 @@ def _accuracy_plot(doc: Doc) -> Plot:
             handles.append(
                 Line2D([], [], color=ENSEMBLE, lw=2.2, marker="s", ms=3, label="worst case, L∞ ≤ ε")
             )
+        handles += _map_handle(doc)
         legend_below(fig, handles, len(handles))
         png = figure_png(fig)
     return Plot(
@@ -87,13 +140,14 @@ def _accuracy_plot(doc: Doc) -> Plot:
         "Clean accuracy and accuracy under each attack (all n points, %) against the jump; one "
         "panel per attack with white-box, gray-box and adaptive (BPDA or gradient-free) lines; "
         "the ensemble is the per-sample worst case over every attack and threat model; "
-        "'worst case, L∞ ≤ ε' counts only perturbations within the L∞ budget.",
+        "'worst case, L∞ ≤ ε' counts only perturbations within the L∞ budget."
+        + (MAP_NOTE if jump_maps(doc) else ""),
         png,
     )
 
 
 def _rho_plot(doc: Doc) -> Plot | None:
-    cells, js, chosen = cell_index(doc), jumps(doc), chosen_jump(doc)
+    cells, js = cell_index(doc), jumps(doc)
     us = units(doc)
     attacks = list(dict.fromkeys(base_attack(a) for _, a in us))
     marker = {a: MARKERS[i % len(MARKERS)] for i, a in enumerate(attacks)}
@@ -103,21 +157,23 @@ def _rho_plot(doc: Doc) -> Plot | None:
         labels = (r"$\rho_2$", r"$\rho_\infty$")
         for ax, key, label in zip(axes, ("rho2_all", "rhoinf_all"), labels, strict=True):
             for t, a in us:
-                pts = [
-                    (j, cells[(t, a, j)]["metrics"][key])
+                pts = {
+                    j: cells[(t, a, j)]["metrics"][key]
                     for j in js
                     if (t, a, j) in cells and cells[(t, a, j)]["metrics"][key] is not None
-                ]
+                }
                 if pts:
                     drawn = True
-                    ax.plot(
-                        *zip(*pts, strict=True),
+                    _draw(
+                        ax,
+                        doc,
+                        pts,
                         color=threat_color(t),
                         ls=THREAT_DASHES.get(t, "-"),
                         marker=marker[base_attack(a)],
                         ms=5,
                     )
-            chosen_line(ax, chosen)
+            _chosen(ax, doc)
             ax.set(
                 title=f"mean relative perturbation {label} (all points)",
                 xlabel="jump",
@@ -127,6 +183,7 @@ def _rho_plot(doc: Doc) -> Plot | None:
         handles += [
             Line2D([], [], color="#444444", ls="", marker=marker[a], label=a) for a in attacks
         ]
+        handles += _map_handle(doc)
         legend_below(fig, handles, len(handles))
         png = figure_png(fig)
     if not drawn:
@@ -136,7 +193,7 @@ def _rho_plot(doc: Doc) -> Plot | None:
         "Mean relative perturbation against the jump",
         f"{RHO}_p = mean over all n points of ‖x_adv - x‖_p / ‖x‖_p, unchanged points counting "
         "as 0 (the paper's convention); colour and line style: threat model; marker: attack. "
-        "Fixed-budget attacks are capped by their budget.",
+        "Fixed-budget attacks are capped by their budget." + (MAP_NOTE if jump_maps(doc) else ""),
         png,
     )
 
@@ -160,7 +217,7 @@ def _curve_plot(doc: Doc) -> Plot | None:
                 norm = curve.get("norm", norm)
                 pts = [(float(e), 100 * float(v)) for e, v in curve["points"]]
                 if pts:
-                    j = float(c["jump"])
+                    j = jump_key(c["jump"])
                     ax.plot(
                         *zip(*pts, strict=True),
                         color=colour[j],
@@ -214,7 +271,7 @@ def _tuning_plot(doc: Doc) -> Plot | None:
             label="validation accuracy",
         )
         ax.axhline(floor, color="#B22222", ls="--", lw=1, label="admissible above")
-        chosen_line(ax, chosen_jump(doc))
+        _chosen(ax, doc)
         ax.set(xlabel="jump", ylabel="accuracy (%)", title="Jump selection (validation split)")
         ax.legend(loc="best", frameon=False, fontsize=8)
         png = figure_png(fig)

@@ -1,4 +1,4 @@
-"""Tables of how the numbers were obtained: attack settings and the jump selection."""
+"""Tables of how the numbers were obtained: attack settings, per-layer jumps, jump selection."""
 
 from __future__ import annotations
 
@@ -8,10 +8,35 @@ from typing import Any
 
 from .. import __version__
 from ..attacks import describe_attacks
-from .load import Doc, base_attack, fmt_jump
+from .load import Doc, base_attack, chosen_jump, fmt_jump, jump_maps, jump_x
 from .tables import CHOSEN, MISSING, Table, fmt_cell, fmt_settings, pct
 
-__all__ = ["settings_table", "tuning_table"]
+__all__ = ["jump_map_table", "settings_table", "tuning_table"]
+
+
+def jump_map_table(doc: Doc) -> Table | None:
+    """The jump of every site under each per-layer mapping of the grid (None without any)."""
+    maps = jump_maps(doc)
+    if not maps:
+        return None
+    chosen = chosen_jump(doc)
+    sites = list(dict.fromkeys(s for m in maps.values() for s in m))
+    rows = [
+        (s, *(f"{m[s]:.6g}" if s in m else "0 (not named)" for m in maps.values())) for s in sites
+    ]
+    rows.append(("mean", *(f"{jump_x(doc, k):.6g}" for k in maps)))
+    return Table(
+        key="jump-maps",
+        title="Per-layer jumps",
+        header=("site", *(k + (CHOSEN if k == chosen else "") for k in maps)),
+        rows=tuple(rows),
+        notes=(
+            "Each column is one grid point whose jump differs per JumpReLU site (a per-layer "
+            "mapping, e.g. from tune --per-layer); it is labelled layers-<first 8 hex digits "
+            "of the SHA-256 of its canonical JSON> in the tables and results, and drawn at its "
+            "mean jump (the last row) in the charts.",
+        ),
+    )
 
 
 def settings_table(doc: Doc) -> Table:

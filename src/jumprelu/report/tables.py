@@ -14,9 +14,12 @@ from typing import Any
 from .load import (
     THREAT_LABELS,
     Doc,
+    JumpKey,
     cell_index,
     chosen_jump,
     fmt_jump,
+    jump_key,
+    jump_maps,
     jumps,
     units,
 )
@@ -137,7 +140,7 @@ def fmt_settings(settings: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={fmt_value(settings[k])}" for k in sorted(settings))
 
 
-def _jump_label(jump: float, chosen: float | None) -> str:
+def _jump_label(jump: JumpKey, chosen: JumpKey | None) -> str:
     return fmt_jump(jump) + (CHOSEN if chosen is not None and jump == chosen else "")
 
 
@@ -168,8 +171,8 @@ def budget_norms(doc: Doc) -> dict[str, float]:
 def overview_table(doc: Doc) -> Table:
     """Accuracy under every attack per jump, with clean accuracy and the ensemble."""
     cells, chosen = cell_index(doc), chosen_jump(doc)
-    clean = {float(c["jump"]): c for c in doc["clean"]}
-    ens = {float(e["jump"]): e for e in doc["ensemble"]}
+    clean = {jump_key(c["jump"]): c for c in doc["clean"]}
+    ens = {jump_key(e["jump"]): e for e in doc["ensemble"]}
     us = units(doc)
     budgets = budget_norms(doc)
     rows, marked = [], set()
@@ -199,6 +202,11 @@ def overview_table(doc: Doc) -> Table:
         )
     if chosen is not None:
         notes.append(f"★ marks the jump chosen by tune on validation data ({fmt_jump(chosen)}).")
+    if jump_maps(doc):
+        notes.append(
+            "layers-…: a per-layer jump mapping (its jump per site in the table 'Per-layer "
+            "jumps'; sites it does not name at jump 0)."
+        )
     return Table(
         key="overview",
         title="Accuracy under attack by jump",

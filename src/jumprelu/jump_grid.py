@@ -1,0 +1,206 @@
+"""Points of a jump grid: one jump for every site, or a per-site mapping (per-layer jumps).
+
+A grid is given as numbers and mappings, or as a comma-separated string whose items are
+numbers or mapping files: ``@FILE`` or a path ending in ``.json`` holding ``{"site": jump}``
+(what ``jumprelu tune --per-layer`` writes to ``OUT/jumps.json``). Sites a mapping does not name
+keep jump 0 (the ReLU). A mapping point is recorded in results under the label
+``layers-<first 8 hex digits of the SHA-256 of its canonical JSON>`` (its cell files' key).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from .activation import check_jump
+from .checks import sanity_flags
+from .errors import ConfigError
+from .retrofit import set_jump
+
+__all__ = [
+    "MAP_PREFIX",
+    "Point",
+    "apply_point",
+    "canonical",
+    "check_mapping",
+    "check_sites",
+    "grid_flags",
+    "has_maps",
+    "parse_grid",
+    "point_label",
+    "point_level",
+    "point_value",
+    "read_mapping",
+]
+
+#: A grid point: one jump for every site, or ``{site name: jump}``.
+Point = float | dict[str, float]
+#: Prefix of a mapping point's label (and cell-file key).
+MAP_PREFIX = "layers-"
+#: Stands in for a mapping point's jump while the sanity flags are computed (never a jump).
+_SENTINEL = -1.0
+
+
+def check_mapping(obj: Any, where: str) -> dict[str, float]:
+    """Validate a per-site mapping: a non-empty object of site names to finite jumps >= 0.
+
+    Args:
+        obj: the parsed mapping.
+        where: what it came from, for the error message.
+
+    Returns:
+        ``{site: jump}`` with float values.
+
+    Raises:
+        ConfigError: not an object, empty, a non-string key or an invalid jump.
+    """
+    if not isinstance(obj, Mapping) or not obj:
+        raise ConfigError(f"{where}: a per-layer jump mapping must be a non-empty JSON object")
+    out = {}
+    for site, value in obj.items():
+        if not isinstance(site, str) or not site:
+            raise ConfigError(f"{where}: site names must be non-empty strings, got {site!r}")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: jump of {site!r} must be a number, got {value!r}")
+        try:
+            out[site] = check_jump(value)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: site {site!r}: {exc}") from None
+    return out
+
+
+def read_mapping(path: str | Path) -> dict[str, float]:
+    """Read a ``{"site": jump}`` JSON file (e.g. ``OUT/jumps.json`` of ``tune --per-layer``).
+
+    Args:
+        path: the file.
+
+    Returns:
+        The validated mapping.
+
+    Raises:
+        ConfigError: missing or unreadable file, invalid JSON or mapping.
+    """
+    p = Path(path)
+    try:
+        obj = json.loads(p.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read jump mapping {p}: {exc.strerror or exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"jump mapping {p} is not valid JSON: {exc}") from None
+    return check_mapping(obj, str(p))
+
+
+def _parse_item(item: str) -> Point:
+    if item.startswith("@"):
+        return read_mapping(item[1:])
+    if item.endswith(".json"):
+        return read_mapping(item)
+    try:
+        return check_jump(float(item))
+    except ValueError:
+        raise ConfigError(
+            f"jumps must be comma-separated numbers or @FILE.json mappings, got {item!r}"
+        ) from None
+
+
+def parse_grid(jumps: Sequence[float | Mapping[str, float]] | str) -> list[Point]:
+    """Validate a jump grid of numbers and per-site mappings.
+
+    Args:
+        jumps: e.g. ``[0, 0.5, {"features.1": 0.3}]`` or ``"0,0.5,@jumps.json"``.
+
+    Returns:
+        Floats and ``{site: jump}`` dicts, in the order given.
+
+    Raises:
+        ConfigError: an empty grid, a bad number, file or mapping.
+    """
+    if isinstance(jumps, str):
+        grid = [_parse_item(item.strip()) for item in jumps.split(",") if item.strip()]
+    else:
+        grid = [
+            check_mapping(j, "jump mapping") if isinstance(j, Mapping) else check_jump(j)
+            for j in jumps
+        ]
+    if not grid:
+        raise ConfigError("the jump list is empty")
+    return grid
+
+
+def has_maps(grid: Iterable[Point]) -> bool:
+    """Whether any point of ``grid`` is a per-site mapping."""
+    return any(isinstance(p, Mapping) for p in grid)
+
+
+def check_sites(grid: Iterable[Point], sites: Iterable[str]) -> None:
+    """Raise ConfigError when a mapping names a site the retrofitted model does not have.
+
+    Args:
+        grid: the parsed grid.
+        sites: the model's JumpReLU site names (``jump_sites``).
+    """
+    known = list(sites)
+    for point in grid:
+        if isinstance(point, Mapping):
+            unknown = sorted(set(point) - set(known))
+            if unknown:
+                raise ConfigError(
+                    f"jump mapping {point_label(point)} names unknown site(s) "
+                    f"{', '.join(unknown)}; the model's sites: {', '.join(known)}"
+                )
+
+
+def canonical(mapping: Mapping[str, float]) -> str:
+    """The canonical JSON of a mapping (sorted keys, no spaces): what its label hashes."""
+    return json.dumps(
+        {k: float(v) for k, v in mapping.items()}, sort_keys=True, separators=(",", ":")
+    )
+
+
+def point_label(point: Point | Mapping[str, float]) -> str:
+    """``"0.5"`` for a jump, ``"layers-<sha8>"`` for a mapping (cell-file key and display)."""
+    if isinstance(point, Mapping):
+        return MAP_PREFIX + hashlib.sha256(canonical(point).encode()).hexdigest()[:8]
+    return f"{point:g}"
+
+
+def point_value(point: Point) -> float | str:
+    """What results record as the point's ``jump``: the number, or a mapping's label."""
+    return point_label(point) if isinstance(point, Mapping) else point
+
+
+def point_level(point: Point) -> float:
+    """The largest jump of the point (0 exactly when the model is the original ReLU one)."""
+    return max(point.values(), default=0.0) if isinstance(point, Mapping) else point
+
+
+def apply_point(model: nn.Module, point: Point) -> None:
+    """Set a retrofitted model's jumps to ``point`` (sites a mapping omits: jump 0)."""
+    if isinstance(point, Mapping):
+        set_jump(model, 0.0)
+    set_jump(model, point)
+
+
+def grid_flags(doc: dict[str, Any], *, jump0_matches: bool) -> list[dict[str, str]]:
+    """The sanity flags of a results document whose cells may hold mapping points.
+
+    A document without mapping points gets exactly ``checks.sanity_flags``; otherwise each
+    mapping point's cells are checked on their own and its flags name it by its label.
+    """
+    labels = list(dict.fromkeys(c["jump"] for c in doc["cells"] if isinstance(c["jump"], str)))
+    if not labels:
+        return sanity_flags(doc, jump0_matches=jump0_matches)
+    scalar = [c for c in doc["cells"] if not isinstance(c["jump"], str)]
+    flags = sanity_flags({"cells": scalar}, jump0_matches=jump0_matches)
+    for label in labels:
+        cells = [{**c, "jump": _SENTINEL} for c in doc["cells"] if c["jump"] == label]
+        for flag in sanity_flags({"cells": cells}):
+            flag["where"] = flag["where"].replace(f"jump {_SENTINEL:g}", f"jump {label}")
+            flags.append(flag)
+    return flags
