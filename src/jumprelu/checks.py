@@ -61,7 +61,10 @@ EXPLANATIONS = {
     "unstable-predictions": (
         "Many adversarial inputs lose their effect under tiny random input noise (1% of the "
         "budget): the model's output is unstable around them, which is typical of randomised "
-        "or discontinuous defences; the loss the attack sees is unreliable there."
+        "or discontinuous defences, where the loss the attack sees is unreliable. Attacks that "
+        "stop at the first adversarial iterate (APGD, PGD's early successes) also leave points "
+        "just past the boundary, so compare the share with the same attack at jump 0: a larger "
+        "share at a positive jump points at the jump's discontinuity."
     ),
     "unbounded-attack-fails": (
         "Re-run with a budget covering the whole input box, this fixed-budget attack still did "

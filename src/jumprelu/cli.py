@@ -69,9 +69,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     for threat, rho in summary.rho2.items():
         print(f"  {threat:9s}                           {pair(rho, '')}")
     print(f"ensemble over every attack, unbounded {pair(summary.ensemble)}")
-    for flag in summary.flags:
-        print(f"FLAG {flag}")
-    print(f"report: {summary.report}")
+    groups: dict[str, list[str]] = {}
+    for flag in summary.flags:  # "code (where)"
+        code, _, where = flag.partition(" ")
+        groups.setdefault(code, []).append(where.strip("()"))
+    for code, places in groups.items():
+        more = f", +{len(places) - 2} more" if len(places) > 2 else ""
+        print(f"FLAG {code} x{len(places)}: {'; '.join(places[:2])}{more}")
+    print(f"report: {summary.report} (every flag, with its explanation)")
     return 0
 
 
