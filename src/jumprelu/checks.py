@@ -87,6 +87,8 @@ MARGIN = 0.01
 #: Shares above which a per-sample indicator raises its flag: robust points still improving
 #: (of the correctly classified), adversarial inputs unstable under noise (of the fooled).
 IMPROVING_LIMIT, UNSTABLE_LIMIT = 0.01, 0.05
+#: ... and never on fewer points than this (one point of a small run is noise).
+MIN_POINTS = 3
 
 
 def _flag(code: str, where: str, message: str) -> dict[str, str]:
@@ -134,7 +136,8 @@ def _cell_flags(cell: dict[str, Any]) -> list[dict[str, str]]:
     if not gray and (ind.get("silent") or 0) > 0:
         flags.append(_flag("silent-success", where, f"{ind['silent']} point(s) found and lost"))
     correct = max(int(ind.get("n_correct") or 0), 1)
-    if not gray and (ind.get("improving") or 0) > IMPROVING_LIMIT * correct:
+    improving = ind.get("improving") or 0
+    if not gray and improving >= MIN_POINTS and improving > IMPROVING_LIMIT * correct:
         flags.append(
             _flag(
                 "incomplete-optimisation",
@@ -143,7 +146,8 @@ def _cell_flags(cell: dict[str, Any]) -> list[dict[str, str]]:
             )
         )
     fooled = int(ind.get("n_fooled") or 0)
-    if not gray and fooled and (ind.get("unstable") or 0) > UNSTABLE_LIMIT * fooled:
+    unstable = ind.get("unstable") or 0
+    if not gray and unstable >= MIN_POINTS and unstable > UNSTABLE_LIMIT * fooled:
         flags.append(
             _flag(
                 "unstable-predictions",
