@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from .resnet import wrn_layout
 from .small import check_common_args, check_dropout
 
 __all__ = ["PaperMobileNetV2", "PaperWideResNet"]
@@ -65,12 +65,7 @@ class PaperWideResNet(nn.Module):
         super().__init__()
         check_common_args(num_classes, in_channels)
         p = check_dropout(dropout)
-        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
-            raise ConfigError(f"WideResNet depth must be 6n+4 with n >= 1, got {depth!r}")
-        if isinstance(widen_factor, bool) or not isinstance(widen_factor, int) or widen_factor < 1:
-            raise ConfigError(f"widen_factor must be an int >= 1, got {widen_factor!r}")
-        n = (depth - 4) // 6
-        widths = [16, 16 * widen_factor, 32 * widen_factor, 64 * widen_factor]
+        n, widths = wrn_layout(depth, widen_factor)
         self.conv1 = nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=True)
         self.layer1 = self._stage(widths[0], widths[1], n, 1, p)
         self.layer2 = self._stage(widths[1], widths[2], n, 2, p)

@@ -129,6 +129,23 @@ class WideBasicBlock(nn.Module):
         return result
 
 
+def wrn_layout(depth: int, widen_factor: int) -> tuple[int, list[int]]:
+    """Blocks per stage and channel widths of a WideResNet-depth-k, validated.
+
+    Args:
+        depth: total depth, ``6n + 4`` with n >= 1.
+        widen_factor: channel multiplier k >= 1.
+
+    Returns:
+        ``(n, [16, 16k, 32k, 64k])``.
+    """
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
+        raise ConfigError(f"WideResNet depth must be 6n+4 with n >= 1, got {depth!r}")
+    if isinstance(widen_factor, bool) or not isinstance(widen_factor, int) or widen_factor < 1:
+        raise ConfigError(f"widen_factor must be an int >= 1, got {widen_factor!r}")
+    return (depth - 4) // 6, [16, 16 * widen_factor, 32 * widen_factor, 64 * widen_factor]
+
+
 class WideResNet(nn.Module):
     """Zagoruyko and Komodakis' pre-activation WideResNet-depth-k for 32x32 inputs.
 
@@ -151,12 +168,7 @@ class WideResNet(nn.Module):
         super().__init__()
         check_common_args(num_classes, in_channels)
         p = check_dropout(dropout)
-        if not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
-            raise ConfigError(f"WideResNet depth must be 6n+4 with n >= 1, got {depth!r}")
-        if isinstance(widen_factor, bool) or not isinstance(widen_factor, int) or widen_factor < 1:
-            raise ConfigError(f"widen_factor must be an int >= 1, got {widen_factor!r}")
-        n = (depth - 4) // 6
-        widths = [16, 16 * widen_factor, 32 * widen_factor, 64 * widen_factor]
+        n, widths = wrn_layout(depth, widen_factor)
         self.conv1 = nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False)
         self.layer1 = self._stage(widths[0], widths[1], n, 1, p)
         self.layer2 = self._stage(widths[1], widths[2], n, 2, p)
