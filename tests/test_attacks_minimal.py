@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import fitted_mlp
 from torch import nn
 
 from jumprelu.attacks.base import Bounds, MinimalAttack
@@ -24,22 +25,8 @@ WIDE = Bounds(-100.0, 100.0)  # no pressure from the box
 
 
 def mlp() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
-    """A small two-hidden-layer ReLU MLP fitted to random 1x8x8 images, with its data."""
-    g = torch.Generator().manual_seed(0)
-    x = torch.rand(64, 1, 8, 8, generator=g)
-    y = ((x.flatten(1) - 0.5) @ torch.randn(64, 4, generator=g)).argmax(1)
-    torch.manual_seed(0)
-    model = nn.Sequential(
-        nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 4)
-    )
-    opt = torch.optim.Adam(model.parameters(), lr=0.02)
-    for _ in range(100):
-        opt.zero_grad()
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
-    for p in model.parameters():
-        p.grad = None
-    return model.eval(), x, y
+    """The shared fitted MLP (64 images)."""
+    return fitted_mlp(64)
 
 
 def linear(classes: int) -> tuple[nn.Linear, torch.Tensor, torch.Tensor]:
