@@ -26,8 +26,8 @@ import torch
 from torch import nn
 
 from jumprelu.attacks import make_attack
-from jumprelu.checkpoints import load_checkpoint
-from jumprelu.data import load_split
+from jumprelu.datasets.core import load_split
+from jumprelu.models.checkpoints import load_checkpoint
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CHECKPOINT = SHARED / "reference" / "lenet_mnist_baseline.pkl"

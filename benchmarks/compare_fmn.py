@@ -34,8 +34,8 @@ from torch import nn
 
 from jumprelu.attacks.base import lp_norm
 from jumprelu.attacks.fmn import FMN
-from jumprelu.checkpoints import load_checkpoint
-from jumprelu.data import load_split
+from jumprelu.datasets.core import load_split
+from jumprelu.models.checkpoints import load_checkpoint
 from jumprelu.retrofit import retrofit
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

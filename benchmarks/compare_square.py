@@ -29,8 +29,8 @@ import torch
 from torch import nn
 
 from jumprelu.attacks.square import SquareAttack
-from jumprelu.checkpoints import load_checkpoint
-from jumprelu.data import load_split
+from jumprelu.datasets.core import load_split
+from jumprelu.models.checkpoints import load_checkpoint
 from jumprelu.retrofit import retrofit
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

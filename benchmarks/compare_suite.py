@@ -31,13 +31,13 @@ from torch import nn
 
 from jumprelu.attacks import make_attack
 from jumprelu.attacks.base import lp_norm
-from jumprelu.checkpoints import load_checkpoint
-from jumprelu.clean import predict
-from jumprelu.data import load_split
-from jumprelu.eval_config import SUITE_SURROGATES
+from jumprelu.datasets.core import load_split
+from jumprelu.evaluation.clean import predict
+from jumprelu.evaluation.config import SUITE_SURROGATES
+from jumprelu.evaluation.suite import run_suite, suite_plan
+from jumprelu.evaluation.threats import run_attack
+from jumprelu.models.checkpoints import load_checkpoint
 from jumprelu.retrofit import retrofit, set_gradient
-from jumprelu.suite import run_suite, suite_plan
-from jumprelu.threats import run_attack
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CHECKPOINT = SHARED / "reference" / "lenet_mnist_baseline.pkl"

@@ -31,8 +31,8 @@ from torch import nn
 from jumprelu.attacks.base import MinimalAttack
 from jumprelu.attacks.deepfool import DeepFool
 from jumprelu.attacks.trust_region import TrustRegion
-from jumprelu.checkpoints import load_checkpoint
-from jumprelu.data import load_split
+from jumprelu.datasets.core import load_split
+from jumprelu.models.checkpoints import load_checkpoint
 from jumprelu.retrofit import retrofit, set_gradient
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -10,11 +10,11 @@ import argparse
 
 import torch
 
-from jumprelu.checkpoints import CheckpointMeta, save_checkpoint
-from jumprelu.clean import predict
-from jumprelu.data import DATASETS, load_split
+from jumprelu.datasets.core import DATASETS, load_split
+from jumprelu.evaluation.clean import predict
 from jumprelu.models import build_model
-from jumprelu.train import TrainConfig, train
+from jumprelu.models.checkpoints import CheckpointMeta, save_checkpoint
+from jumprelu.training.loop import TrainConfig, train
 
 CONFIG = TrainConfig(epochs=30, lr=0.05, batch_size=64, milestones=(20,), gamma=0.1, seed=0)
 

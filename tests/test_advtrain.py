@@ -7,12 +7,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from jumprelu.advtrain import adversarial_mix, fgsm_examples, pgd_examples, pixel_radius
-from jumprelu.augment import random_crop_flip
-from jumprelu.data import DATASETS, Split
+from jumprelu.datasets.core import DATASETS, Split
 from jumprelu.errors import ConfigError
 from jumprelu.models import NormalizedModel
-from jumprelu.train import TrainConfig, train
+from jumprelu.training.adversarial import adversarial_mix, fgsm_examples, pgd_examples, pixel_radius
+from jumprelu.training.augment import random_crop_flip
+from jumprelu.training.loop import TrainConfig, train
 
 STD = (0.2, 0.4, 0.3)
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from jumprelu.cli import main
+from jumprelu.cli.main import main
 from jumprelu.datasets import _files
 
 USER_MODEL = textwrap.dedent(

@@ -304,8 +304,8 @@ def test_nan_input_refused_before_work(name: str) -> None:
 def _paper_ifgsm(n: int, jump: float) -> tuple[float, float, float]:
     if not (CHECKPOINT.is_file() and MNIST.is_dir()):
         pytest.skip("the shared reference checkpoint or MNIST data is absent")
-    from jumprelu.checkpoints import load_checkpoint
-    from jumprelu.data import load_split
+    from jumprelu.datasets.core import load_split
+    from jumprelu.models.checkpoints import load_checkpoint
 
     model, _ = load_checkpoint(CHECKPOINT, arch="lenet", mean=(0.1307,), std=(0.3081,))
     net = retrofit(model.net, jump) if jump > 0 else model.net

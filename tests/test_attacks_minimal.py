@@ -315,8 +315,8 @@ def _paper(name: str, n: int) -> tuple[float, float, float]:
     of 1,000 as the authors did (so the box is each batch's range)."""
     if not (CHECKPOINT.is_file() and MNIST.is_dir()):
         pytest.skip("the shared reference checkpoint or MNIST data is absent")
-    from jumprelu.checkpoints import load_checkpoint
-    from jumprelu.data import load_split
+    from jumprelu.datasets.core import load_split
+    from jumprelu.models.checkpoints import load_checkpoint
 
     model, _ = load_checkpoint(CHECKPOINT, arch="lenet", mean=(0.1307,), std=(0.3081,))
     split = load_split("mnist", "test", data_dir=MNIST).take(n)

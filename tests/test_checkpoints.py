@@ -15,10 +15,14 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from jumprelu import checkpoints
-from jumprelu.checkpoints import CheckpointMeta, load_checkpoint, read_state_dict, save_checkpoint
 from jumprelu.errors import CheckpointError, ConfigError
-from jumprelu.models import NormalizedModel, build_model, build_net
+from jumprelu.models import NormalizedModel, build_model, build_net, checkpoints
+from jumprelu.models.checkpoints import (
+    CheckpointMeta,
+    load_checkpoint,
+    read_state_dict,
+    save_checkpoint,
+)
 
 MNIST = ((0.1307,), (0.3081,))
 SHARED = Path(__file__).resolve().parents[2] / "shared"

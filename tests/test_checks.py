@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from jumprelu.checks import EXPLANATIONS, sanity_flags
+from jumprelu.evaluation.checks import EXPLANATIONS, sanity_flags
 
 
 def cell(threat: str, attack: str, jump: float, acc: float, **kw: Any) -> dict[str, Any]:

@@ -8,9 +8,14 @@ import pytest
 import torch
 from torch import nn
 
-from jumprelu.clean import checkpoint_accuracy, clean_accuracy_sweep, parse_jumps, predict
-from jumprelu.data import DATASETS, Split
+from jumprelu.datasets.core import DATASETS, Split
 from jumprelu.errors import ConfigError
+from jumprelu.evaluation.clean import (
+    checkpoint_accuracy,
+    clean_accuracy_sweep,
+    parse_jumps,
+    predict,
+)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 BASELINE = SHARED / "reference" / "lenet_mnist_baseline.pkl"

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from jumprelu.checkpoints import load_checkpoint
-from jumprelu.cli import main
+from jumprelu.cli.main import main
 from jumprelu.models import build_net
+from jumprelu.models.checkpoints import load_checkpoint
 
 
 def test_help_lists_subcommands(capsys: pytest.CaptureFixture[str]) -> None:
@@ -176,7 +176,7 @@ def test_bad_input_one_line_error(
 def test_train_cli_checkpoint_feeds_evaluate_and_resumes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from jumprelu import cli_progress
+    from jumprelu.cli import progress as cli_progress
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

@@ -1,4 +1,4 @@
-"""Tests of jumprelu.data: tiny files in the real formats, bad input, splits, real data."""
+"""Tests of jumprelu.datasets.core: tiny files in the real formats, bad input, splits, real data."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import torch
 
-from jumprelu.data import DATASETS, ENV_VAR, Split, load_split, resolve_data_dir
 from jumprelu.datasets import _files, cifar10, digits, mnist
+from jumprelu.datasets.core import DATASETS, ENV_VAR, Split, load_split, resolve_data_dir
 from jumprelu.errors import ConfigError, DataError
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

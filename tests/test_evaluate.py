@@ -15,17 +15,17 @@ import numpy as np
 import pytest
 import torch
 
-from jumprelu.checkpoints import load_checkpoint
-from jumprelu.clean import predict
-from jumprelu.data import load_split
-from jumprelu.demo import default_model_path
+from jumprelu._util import Progress
+from jumprelu.datasets.core import load_split
 from jumprelu.errors import ConfigError
-from jumprelu.eval_config import units
-from jumprelu.evaluate import EvalConfig
-from jumprelu.progress import Progress
-from jumprelu.results import load_results
+from jumprelu.evaluation.clean import predict
+from jumprelu.evaluation.config import units
+from jumprelu.evaluation.demo import default_model_path
+from jumprelu.evaluation.jobs import run_evaluate
+from jumprelu.evaluation.results import load_results
+from jumprelu.evaluation.runner import EvalConfig
+from jumprelu.models.checkpoints import load_checkpoint
 from jumprelu.retrofit import retrofit
-from jumprelu.runs import run_evaluate
 
 ATTACKS = "fgsm,deepfool-l2"
 SETTINGS = {"square-linf": {"queries": 60}, "deepfool-l2": {"steps": 20}}
@@ -164,8 +164,8 @@ def test_resume_recomputes_only_missing_cells(
     victims = sorted((out / "cells").iterdir())[:2]
     for v in victims:
         v.unlink()
-    from jumprelu.evaluate import evaluate
-    from jumprelu.runs import load_data, load_model
+    from jumprelu.evaluation.jobs import load_data, load_model
+    from jumprelu.evaluation.runner import evaluate
 
     cfg = config()
     model, extra = load_model(cfg)

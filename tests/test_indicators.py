@@ -10,8 +10,8 @@ from jumprelu.activation import JumpReLU
 from jumprelu.attacks import make_attack
 from jumprelu.attacks.base import Bounds, FixedBudgetAttack, RunOutput
 from jumprelu.errors import ConfigError
-from jumprelu.indicators import cell_checks
-from jumprelu.threats import run_attack
+from jumprelu.evaluation.indicators import cell_checks
+from jumprelu.evaluation.threats import run_attack
 
 
 def _data(n: int = 24) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from jumprelu.metrics import robust_accuracy_curve, summarize
+from jumprelu.evaluation.metrics import robust_accuracy_curve, summarize
 
 T, F = True, False
 

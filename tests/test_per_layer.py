@@ -11,15 +11,15 @@ import pytest
 import torch
 
 from jumprelu.attacks import make_attack
-from jumprelu.clean import parse_jumps, predict
-from jumprelu.cli import main
+from jumprelu.cli.main import main
 from jumprelu.errors import ConfigError
-from jumprelu.eval_config import EvalConfig, attack_settings
-from jumprelu.jump_grid import canonical, parse_grid, point_label
-from jumprelu.results import CSV_COLUMNS
+from jumprelu.evaluation.clean import parse_jumps, predict
+from jumprelu.evaluation.config import EvalConfig, attack_settings
+from jumprelu.evaluation.jobs import load_data, load_model, run_evaluate, run_tune
+from jumprelu.evaluation.jump_grid import canonical, parse_grid, point_label
+from jumprelu.evaluation.results import CSV_COLUMNS
+from jumprelu.evaluation.threats import attack_space, run_attack
 from jumprelu.retrofit import retrofit, set_jump
-from jumprelu.runs import load_data, load_model, run_evaluate, run_tune
-from jumprelu.threats import attack_space, run_attack
 
 SITES = ("net.act1", "net.act2", "net.act3")
 #: A tiny grid: white and gray FGSM only, no indicators.

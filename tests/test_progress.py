@@ -6,9 +6,9 @@ import io
 
 import pytest
 
-from jumprelu import cli_progress
-from jumprelu.cli_progress import TqdmProgress, make_progress
-from jumprelu.progress import NULL_PROGRESS
+from jumprelu._util import NULL_PROGRESS
+from jumprelu.cli import progress as cli_progress
+from jumprelu.cli.progress import TqdmProgress, make_progress
 
 
 class Terminal(io.StringIO):

@@ -19,12 +19,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jumprelu.data import load_split
-from jumprelu.evaluate import EvalConfig, evaluate
+from jumprelu.datasets.core import load_split
+from jumprelu.evaluation.jobs import load_data, load_model
+from jumprelu.evaluation.runner import EvalConfig, evaluate
 from jumprelu.report import ReportError, ReportFiles, render_report
 from jumprelu.report import write as report_write
 from jumprelu.report.images import build_example_grids, to_display
-from jumprelu.runs import load_data, load_model
 from jumprelu.tuning import tune
 
 Doc = dict[str, Any]

@@ -7,9 +7,9 @@ import torch
 from torch import nn
 
 from jumprelu.activation import JumpReLU, jump_relu
+from jumprelu.attacks.noise import NoiseAveragedGradient
 from jumprelu.attacks.rng import SampleRandom
 from jumprelu.errors import ConfigError
-from jumprelu.noise import NoiseAveragedGradient
 
 
 def test_a_sample_draws_the_same_numbers_in_any_batch() -> None:

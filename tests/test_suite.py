@@ -11,15 +11,15 @@ import pytest
 import torch
 
 from jumprelu.attacks.base import lp_norm
-from jumprelu.checkpoints import load_checkpoint
-from jumprelu.clean import predict
-from jumprelu.data import load_split
-from jumprelu.demo import default_model_path
+from jumprelu.datasets.core import load_split
 from jumprelu.errors import ConfigError
-from jumprelu.eval_config import SUITE_STAGES
-from jumprelu.evaluate import EvalConfig, evaluate
+from jumprelu.evaluation.clean import predict
+from jumprelu.evaluation.config import SUITE_STAGES
+from jumprelu.evaluation.demo import default_model_path
+from jumprelu.evaluation.runner import EvalConfig, evaluate
+from jumprelu.evaluation.suite import run_suite, suite_plan
+from jumprelu.models.checkpoints import load_checkpoint
 from jumprelu.retrofit import retrofit
-from jumprelu.suite import run_suite, suite_plan
 
 FAST: dict[str, dict[str, Any]] = {
     "apgd-ce-linf": {"steps": 10},
@@ -201,7 +201,7 @@ def test_noise_surrogate_runs_through_the_suite_units(tmp_path: Path) -> None:
 def test_bad_adaptive_options_one_line_error_nothing_written(
     extra: list[str], needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from jumprelu.cli import main
+    from jumprelu.cli.main import main
 
     out = tmp_path / "run"
     argv = ["-q", "evaluate", "--dataset", "digits", "--n", "10", "--jumps", "0,1"]

@@ -12,16 +12,16 @@ import pytest
 import torch
 from torch import nn
 
-from jumprelu.checkpoints import load_checkpoint
-from jumprelu.clean import clean_accuracy_sweep, predict
-from jumprelu.cli import main
-from jumprelu.data import DATASETS, Split, load_split
-from jumprelu.demo import default_model_path
+from jumprelu.cli.main import main
+from jumprelu.datasets.core import DATASETS, Split, load_split
 from jumprelu.errors import CheckpointError, ConfigError
+from jumprelu.evaluation.clean import clean_accuracy_sweep, predict
+from jumprelu.evaluation.demo import default_model_path
 from jumprelu.models import NormalizedModel, build_model
-from jumprelu.train import TrainConfig, TrainProgress, paper_recipe, train
-from jumprelu.train_job import TrainJob, run_training
-from jumprelu.train_state import epoch_checkpoint_path, epoch_dir, state_path
+from jumprelu.models.checkpoints import load_checkpoint
+from jumprelu.training.job import TrainJob, run_training
+from jumprelu.training.loop import TrainConfig, TrainProgress, paper_recipe, train
+from jumprelu.training.state import epoch_checkpoint_path, epoch_dir, state_path
 
 
 def blobs(n: int = 200, seed: int = 0) -> Split:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from jumprelu.checkpoints import load_checkpoint
-from jumprelu.clean import predict
-from jumprelu.data import load_split
-from jumprelu.demo import default_model_path
+from jumprelu.datasets.core import load_split
 from jumprelu.errors import ConfigError
+from jumprelu.evaluation.clean import predict
+from jumprelu.evaluation.demo import default_model_path
+from jumprelu.models.checkpoints import load_checkpoint
 from jumprelu.retrofit import retrofit, set_jump
 from jumprelu.tuning import tune
 

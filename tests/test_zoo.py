@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from jumprelu.checkpoints import load_checkpoint
-from jumprelu.cli import main
-from jumprelu.data import DATASETS
+from jumprelu.cli.main import main
 from jumprelu.datasets import _files
+from jumprelu.datasets.core import DATASETS
 from jumprelu.errors import CheckpointError, ConfigError
-from jumprelu.eval_config import PAPER_STEPS, EvalConfig, attack_settings
+from jumprelu.evaluation.config import PAPER_STEPS, EvalConfig, attack_settings
 from jumprelu.models import ARCHS, build_net
+from jumprelu.models.checkpoints import load_checkpoint
 from jumprelu.models.zoo import COMMIT, ZOO, ZooEntry
 from jumprelu.models.zoo_files import file_hashes, identify, resolve_checkpoint
 

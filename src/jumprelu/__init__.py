@@ -8,16 +8,16 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .activation import JumpReLU, jump_relu
-from .checkpoints import CheckpointMeta, load_checkpoint, save_checkpoint
-from .clean import clean_accuracy_sweep, predict
-from .data import DATASETS, DatasetInfo, Split, load_split
-from .errors import JumpReLUError
-from .evaluate import EvalConfig, evaluate
-from .models import ARCHS, build_model
-from .retrofit import jump_sites, retrofit, retrofit_with_report, set_jump
-from .train import TrainConfig, train
-from .tuning import tune
+from jumprelu.activation import JumpReLU, jump_relu
+from jumprelu.datasets.core import DATASETS, DatasetInfo, Split, load_split
+from jumprelu.errors import JumpReLUError
+from jumprelu.evaluation.clean import clean_accuracy_sweep, predict
+from jumprelu.evaluation.runner import EvalConfig, evaluate
+from jumprelu.models import ARCHS, build_model
+from jumprelu.models.checkpoints import CheckpointMeta, load_checkpoint, save_checkpoint
+from jumprelu.retrofit import jump_sites, retrofit, retrofit_with_report, set_jump
+from jumprelu.training.loop import TrainConfig, train
+from jumprelu.tuning import tune
 
 __all__ = [
     "ARCHS",

@@ -1,5 +1,5 @@
 """``python -m jumprelu``: the command-line interface."""
 
-from .cli import main
+from jumprelu.cli.main import main
 
 raise SystemExit(main())

@@ -20,7 +20,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .errors import ConfigError
+from jumprelu.errors import ConfigError
 
 __all__ = ["GRADIENTS", "JumpReLU", "check_gradient", "check_jump", "jump_relu", "smooth_surrogate"]
 

@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from .activation import JumpReLU, check_jump
-from .errors import ConfigError, RetrofitError
+from jumprelu.activation import JumpReLU, check_jump
+from jumprelu.errors import ConfigError, RetrofitError
 
 __all__ = [
     "RetrofitReport",

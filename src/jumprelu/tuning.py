@@ -15,10 +15,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from .clean import parse_jumps, predict
-from .data import Split
-from .errors import ConfigError
-from .retrofit import jump_sites, retrofit, set_jump
+from jumprelu.datasets.core import Split
+from jumprelu.errors import ConfigError
+from jumprelu.evaluation.clean import parse_jumps, predict
+from jumprelu.retrofit import jump_sites, retrofit, set_jump
 
 __all__ = ["TuneResult", "site_quantiles", "tune"]
 

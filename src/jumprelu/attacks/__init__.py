@@ -11,17 +11,17 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from ..errors import ConfigError
-from .apgd import APGD
-from .base import Attack, AttackResult, Bounds, FixedBudgetAttack, MinimalAttack
-from .cw import CarliniWagnerL2
-from .deepfool import DeepFool
-from .fgsm import FGSM
-from .fmn import FMN
-from .ifgsm import IterativeFGSM
-from .pgd import PGD
-from .square import SquareAttack
-from .trust_region import TrustRegion
+from jumprelu.attacks.apgd import APGD
+from jumprelu.attacks.base import Attack, AttackResult, Bounds, FixedBudgetAttack, MinimalAttack
+from jumprelu.attacks.cw import CarliniWagnerL2
+from jumprelu.attacks.deepfool import DeepFool
+from jumprelu.attacks.fgsm import FGSM
+from jumprelu.attacks.fmn import FMN
+from jumprelu.attacks.ifgsm import IterativeFGSM
+from jumprelu.attacks.pgd import PGD
+from jumprelu.attacks.square import SquareAttack
+from jumprelu.attacks.trust_region import TrustRegion
+from jumprelu.errors import ConfigError
 
 __all__ = [
     "APGD",

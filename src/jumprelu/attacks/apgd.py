@@ -21,10 +21,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError
-from .base import Bounds, FixedBudgetAttack, RunOutput, check_count, check_positive, project
-from .grad import gradient_step, zero_gradient
-from .rng import SampleRandom
+from jumprelu.attacks.base import (
+    Bounds,
+    FixedBudgetAttack,
+    RunOutput,
+    check_count,
+    check_positive,
+    project,
+)
+from jumprelu.attacks.grad import gradient_step, zero_gradient
+from jumprelu.attacks.rng import SampleRandom
+from jumprelu.errors import ConfigError
 
 __all__ = ["APGD", "LOSSES", "checkpoints", "dlr_loss"]
 

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from jumprelu.errors import ConfigError
 
 __all__ = [
     "NORMS",

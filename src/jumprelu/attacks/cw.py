@@ -16,8 +16,8 @@ import math
 import torch
 from torch import nn
 
-from ..errors import ConfigError
-from .base import Bounds, MinimalAttack, RunOutput, check_count, check_positive
+from jumprelu.attacks.base import Bounds, MinimalAttack, RunOutput, check_count, check_positive
+from jumprelu.errors import ConfigError
 
 __all__ = ["CarliniWagnerL2"]
 

@@ -24,9 +24,9 @@ import math
 import torch
 from torch import nn
 
-from ..errors import ConfigError
-from .base import Bounds, MinimalAttack, RunOutput, check_count
-from .grad import logit_gradients
+from jumprelu.attacks.base import Bounds, MinimalAttack, RunOutput, check_count
+from jumprelu.attacks.grad import logit_gradients
+from jumprelu.errors import ConfigError
 
 __all__ = [
     "DeepFool",

@@ -13,8 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import Bounds, FixedBudgetAttack, RunOutput
-from .grad import check_loss, gradient_step, loss_gradient, zero_gradient
+from jumprelu.attacks.base import Bounds, FixedBudgetAttack, RunOutput
+from jumprelu.attacks.grad import check_loss, gradient_step, loss_gradient, zero_gradient
 
 __all__ = ["FGSM"]
 

@@ -49,9 +49,16 @@ import math
 import torch
 from torch import nn
 
-from ..errors import ConfigError
-from .base import Bounds, MinimalAttack, RunOutput, check_count, check_positive, lp_norm
-from .grad import zero_gradient
+from jumprelu.attacks.base import (
+    Bounds,
+    MinimalAttack,
+    RunOutput,
+    check_count,
+    check_positive,
+    lp_norm,
+)
+from jumprelu.attacks.grad import zero_gradient
+from jumprelu.errors import ConfigError
 
 __all__ = ["FMN", "margin_loss"]
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError
+from jumprelu.errors import ConfigError
 
 __all__ = [
     "LOSSES",

@@ -17,8 +17,8 @@ import logging
 import torch
 from torch import nn
 
-from .base import Attack, Bounds, RunOutput, check_count, check_positive
-from .grad import loss_gradient, zero_gradient
+from jumprelu.attacks.base import Attack, Bounds, RunOutput, check_count, check_positive
+from jumprelu.attacks.grad import loss_gradient, zero_gradient
 
 __all__ = ["IterativeFGSM"]
 

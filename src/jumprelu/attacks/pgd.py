@@ -15,10 +15,23 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import ConfigError
-from .base import Bounds, FixedBudgetAttack, RunOutput, check_count, check_positive, project
-from .grad import check_loss, gradient_step, loss_gradient, sample_loss, zero_gradient
-from .rng import SampleRandom
+from jumprelu.attacks.base import (
+    Bounds,
+    FixedBudgetAttack,
+    RunOutput,
+    check_count,
+    check_positive,
+    project,
+)
+from jumprelu.attacks.grad import (
+    check_loss,
+    gradient_step,
+    loss_gradient,
+    sample_loss,
+    zero_gradient,
+)
+from jumprelu.attacks.rng import SampleRandom
+from jumprelu.errors import ConfigError
 
 __all__ = ["PGD", "ball_noise"]
 

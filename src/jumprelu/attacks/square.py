@@ -23,9 +23,9 @@ import math
 import torch
 from torch import nn
 
-from ..errors import ConfigError
-from .base import Bounds, FixedBudgetAttack, RunOutput, check_count, check_positive
-from .rng import SampleRandom
+from jumprelu.attacks.base import Bounds, FixedBudgetAttack, RunOutput, check_count, check_positive
+from jumprelu.attacks.rng import SampleRandom
+from jumprelu.errors import ConfigError
 
 __all__ = ["SquareAttack", "meta_square", "p_fraction"]
 

@@ -52,9 +52,15 @@ import math
 import torch
 from torch import nn
 
-from ..errors import ConfigError
-from .base import Bounds, MinimalAttack, RunOutput, check_count, check_positive, lp_norm
-from .deepfool import (
+from jumprelu.attacks.base import (
+    Bounds,
+    MinimalAttack,
+    RunOutput,
+    check_count,
+    check_positive,
+    lp_norm,
+)
+from jumprelu.attacks.deepfool import (
     STEP_EPS,
     batch_for,
     candidate_classes,
@@ -65,7 +71,8 @@ from .deepfool import (
     linear_step,
     still_correct,
 )
-from .grad import logit_gradients
+from jumprelu.attacks.grad import logit_gradients
+from jumprelu.errors import ConfigError
 
 __all__ = ["TrustRegion", "trust_update"]
 

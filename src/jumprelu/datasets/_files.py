@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from ..errors import DataError
+from jumprelu.errors import DataError
 
 __all__ = [
     "atomic_write",

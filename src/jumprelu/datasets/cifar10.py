@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import DataError
-from . import _files
+from jumprelu.datasets import _files
+from jumprelu.errors import DataError
 
 __all__ = ["CLASSES", "MD5", "SUBDIRS", "URL", "load_cifar10"]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import ConfigError, DataError
+from jumprelu.errors import ConfigError, DataError
 
 __all__ = ["IMAGE_SUFFIXES", "KINDS", "parse_spec", "read_folder", "read_npz"]
 

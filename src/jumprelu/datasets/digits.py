@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from ..errors import DataError
+from jumprelu.errors import DataError
 
 __all__ = ["CLASSES", "MAX_VALUE", "NUM_EXAMPLES", "SPLIT_SEED", "TEST_FRACTION", "load_digits"]
 

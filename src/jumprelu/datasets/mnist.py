@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import DataError
-from . import _files
+from jumprelu.datasets import _files
+from jumprelu.errors import DataError
 
 __all__ = ["FILES", "IMAGE_MAGIC", "LABEL_MAGIC", "MD5", "SUBDIRS", "URL", "load_mnist"]
 

@@ -13,12 +13,12 @@ from typing import Any
 
 from torch import nn
 
-from ..errors import ConfigError
-from .mobilenet import MobileNetV2
-from .normalize import Normalize, NormalizedModel, check_mean_std
-from .paper import PaperMobileNetV2, PaperWideResNet
-from .resnet import CifarResNet, WideResNet
-from .small import AlexLike, DigitsNet, LeNet
+from jumprelu.errors import ConfigError
+from jumprelu.models.mobilenet import MobileNetV2
+from jumprelu.models.normalize import Normalize, NormalizedModel, check_mean_std
+from jumprelu.models.paper import PaperMobileNetV2, PaperWideResNet
+from jumprelu.models.resnet import CifarResNet, WideResNet
+from jumprelu.models.small import AlexLike, DigitsNet, LeNet
 
 __all__ = [
     "ARCHS",

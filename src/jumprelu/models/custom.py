@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import CheckpointError, ConfigError
+from jumprelu.errors import CheckpointError, ConfigError
 
 __all__ = ["build_custom", "check_output", "import_callable", "load_weights"]
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from jumprelu.errors import ConfigError
 
 __all__ = ["Normalize", "NormalizedModel", "check_mean_std", "mean_std_of", "tensor_to_stats"]
 

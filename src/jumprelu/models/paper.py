@@ -14,8 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .resnet import wrn_layout
-from .small import check_common_args, check_dropout
+from jumprelu.models.resnet import wrn_layout
+from jumprelu.models.small import check_common_args, check_dropout
 
 __all__ = ["PaperMobileNetV2", "PaperWideResNet"]
 

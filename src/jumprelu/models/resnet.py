@@ -8,8 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import ConfigError
-from .small import check_common_args, check_dropout
+from jumprelu.errors import ConfigError
+from jumprelu.models.small import check_common_args, check_dropout
 
 __all__ = ["BasicBlock", "CifarResNet", "WideBasicBlock", "WideResNet"]
 

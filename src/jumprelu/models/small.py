@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from jumprelu.errors import ConfigError
 
 __all__ = ["AlexLike", "DigitsNet", "LeNet"]
 

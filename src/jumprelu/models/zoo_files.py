@@ -16,9 +16,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..datasets import _files
-from ..errors import CheckpointError, ConfigError
-from .zoo import ZOO, ZooEntry
+from jumprelu.datasets import _files
+from jumprelu.errors import CheckpointError, ConfigError
+from jumprelu.models.zoo import ZOO, ZooEntry
 
 __all__ = [
     "CACHE_ENV",

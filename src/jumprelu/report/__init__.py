@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .content import Report, build_report
-from .html import render_html
-from .load import ReportError, load_run, results_path
-from .markdown import ASSET_DIR, asset_name, render_markdown
-from .write import write_all
+from jumprelu.report.content import Report, build_report
+from jumprelu.report.html import render_html
+from jumprelu.report.load import ReportError, load_run, results_path
+from jumprelu.report.markdown import ASSET_DIR, asset_name, render_markdown
+from jumprelu.report.write import write_all
 
 __all__ = [
     "ASSET_DIR",

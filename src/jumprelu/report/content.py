@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
-from ..checks import EXPLANATIONS
-from .figures import Plot
-from .images import build_example_grids
-from .load import Doc, chosen_jump, fmt_jump, jump_key, jumps, threats, units
-from .plots import build_plots
-from .settings import jump_map_table, settings_table, tuning_table
-from .tables import Table, fmt_value, overview_table, threat_table
+from jumprelu import __version__
+from jumprelu.evaluation.checks import EXPLANATIONS
+from jumprelu.report.figures import Plot
+from jumprelu.report.images import build_example_grids
+from jumprelu.report.load import Doc, chosen_jump, fmt_jump, jump_key, jumps, threats, units
+from jumprelu.report.plots import build_plots
+from jumprelu.report.settings import jump_map_table, settings_table, tuning_table
+from jumprelu.report.tables import Table, fmt_value, overview_table, threat_table
 
 __all__ = ["FlagGroup", "Report", "build_report", "build_tables"]
 
@@ -25,7 +25,7 @@ class FlagGroup:
     """The sanity flags of one code.
 
     Attributes:
-        code: the flag's code (see ``jumprelu.checks``).
+        code: the flag's code (see ``jumprelu.evaluation.checks``).
         explanation: why it matters.
         hits: ``(where, message)`` per occurrence.
     """

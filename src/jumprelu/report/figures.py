@@ -13,8 +13,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from .load import THREAT_LABELS, fmt_jump
-from .theme import THREAT_DASHES, threat_color
+from jumprelu.report.load import THREAT_LABELS, fmt_jump
+from jumprelu.report.theme import THREAT_DASHES, threat_color
 
 __all__ = [
     "DPI",

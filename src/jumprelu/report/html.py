@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 from html import escape
 
-from .content import Report
-from .figures import Plot
-from .tables import Table
-from .theme import CLEAN, ENSEMBLE, THREAT_COLORS, threat_color
+from jumprelu.report.content import Report
+from jumprelu.report.figures import Plot
+from jumprelu.report.tables import Table
+from jumprelu.report.theme import CLEAN, ENSEMBLE, THREAT_COLORS, threat_color
 
 __all__ = ["CSS", "render_html"]
 

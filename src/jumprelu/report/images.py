@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..data import DATASETS
-from .figures import DPI, Plot, figure_png, new_figure
-from .load import THREAT_LABELS, Doc, JumpKey, cell_index, fmt_jump, jumps, units
+from jumprelu.datasets.core import DATASETS
+from jumprelu.report.figures import DPI, Plot, figure_png, new_figure
+from jumprelu.report.load import THREAT_LABELS, Doc, JumpKey, cell_index, fmt_jump, jumps, units
 
 __all__ = ["N_SHOW", "build_example_grids", "clean_examples", "to_display"]
 

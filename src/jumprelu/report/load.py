@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import JumpReLUError
-from ..eval_config import split_unit
-from ..jump_grid import point_label
-from ..results import CSV_COLUMNS, load_results
+from jumprelu.errors import JumpReLUError
+from jumprelu.evaluation.config import split_unit
+from jumprelu.evaluation.jump_grid import point_label
+from jumprelu.evaluation.results import CSV_COLUMNS, load_results
 
 __all__ = [
     "THREAT_LABELS",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .content import Report
-from .figures import Plot
-from .tables import Table
+from jumprelu.report.content import Report
+from jumprelu.report.figures import Plot
+from jumprelu.report.tables import Table
 
 __all__ = ["ASSET_DIR", "asset_name", "render_markdown"]
 

@@ -9,7 +9,7 @@ from typing import Any
 import matplotlib as mpl
 from matplotlib.lines import Line2D
 
-from .figures import (
+from jumprelu.report.figures import (
     Plot,
     chosen_line,
     figure_png,
@@ -19,7 +19,7 @@ from .figures import (
     style_axes,
     threat_handles,
 )
-from .load import (
+from jumprelu.report.load import (
     THREAT_LABELS,
     Doc,
     JumpKey,
@@ -33,7 +33,7 @@ from .load import (
     jumps,
     units,
 )
-from .theme import CLEAN, ENSEMBLE, MARKERS, RHO, THREAT_DASHES, threat_color
+from jumprelu.report.theme import CLEAN, ENSEMBLE, MARKERS, RHO, THREAT_DASHES, threat_color
 
 __all__ = ["build_plots"]
 

@@ -6,10 +6,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .. import __version__
-from ..attacks import describe_attacks
-from .load import Doc, base_attack, chosen_jump, fmt_jump, jump_maps, jump_x
-from .tables import CHOSEN, MISSING, Table, fmt_cell, fmt_settings, pct
+from jumprelu import __version__
+from jumprelu.attacks import describe_attacks
+from jumprelu.report.load import Doc, base_attack, chosen_jump, fmt_jump, jump_maps, jump_x
+from jumprelu.report.tables import CHOSEN, MISSING, Table, fmt_cell, fmt_settings, pct
 
 __all__ = ["jump_map_table", "settings_table", "tuning_table"]
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .load import (
+from jumprelu.report.load import (
     THREAT_LABELS,
     Doc,
     JumpKey,
@@ -23,7 +23,7 @@ from .load import (
     jumps,
     units,
 )
-from .theme import RHO
+from jumprelu.report.theme import RHO
 
 __all__ = [
     "CHOSEN",

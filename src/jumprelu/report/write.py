@@ -16,8 +16,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..errors import JumpReLUError
-from .load import ReportError
+from jumprelu.errors import JumpReLUError
+from jumprelu.report.load import ReportError
 
 __all__ = ["write_all"]
 

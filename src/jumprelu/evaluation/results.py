@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import __version__
-from .atomic import atomic_write
-from .errors import JumpReLUError
+from jumprelu import __version__
+from jumprelu._util import atomic_write
+from jumprelu.errors import JumpReLUError
 
 __all__ = [
     "SCHEMA",

@@ -14,12 +14,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .checkpoints import load_checkpoint
-from .data import load_split
-from .evaluate import EvalConfig, evaluate
-from .progress import NULL_PROGRESS, Progress
-from .results import file_sha256
-from .tuning import tune
+from jumprelu._util import NULL_PROGRESS, Progress
+from jumprelu.datasets.core import load_split
+from jumprelu.evaluation.results import file_sha256
+from jumprelu.evaluation.runner import EvalConfig, evaluate
+from jumprelu.models.checkpoints import load_checkpoint
+from jumprelu.tuning import tune
 
 __all__ = ["DEFAULT_MODEL", "DemoSummary", "default_model_path", "demo_config", "run_demo"]
 
@@ -145,7 +145,7 @@ def run_demo(
     doc = evaluate(config, model, test.take(n or len(test)), out, progress=progress, extra=extra)
     html = None
     if report:
-        from .report import render_report
+        from jumprelu.report import render_report
 
         html = str(render_report(out).html)
     return summarize_demo(doc, tuning.jump, max_drop, str(out), html)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .errors import ConfigError
+from jumprelu.errors import ConfigError
 
 __all__ = ["random_crop_flip"]
 

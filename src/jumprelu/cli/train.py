@@ -12,7 +12,7 @@ import shlex
 import sys
 from typing import Any
 
-from .progress import Progress
+from jumprelu._util import Progress
 
 __all__ = ["add_train_parser"]
 
@@ -56,7 +56,7 @@ def add_train_parser(sub: Any) -> None:
 
 
 def _train_config(args: argparse.Namespace) -> Any:
-    from .train_config import paper_recipe
+    from jumprelu.training.config import paper_recipe
 
     cfg = paper_recipe(args.dataset.lower())
     changes: dict[str, Any] = {
@@ -94,8 +94,8 @@ class _TrainBars:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .cli_progress import make_progress
-    from .train_job import TrainJob, run_training
+    from jumprelu.cli.progress import make_progress
+    from jumprelu.training.job import TrainJob, run_training
 
     job = TrainJob(
         arch=args.arch,

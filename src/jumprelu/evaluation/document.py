@@ -10,12 +10,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .attacks import make_attack
-from .cells import PER_SAMPLE, cell_path, load_cell
-from .clean import predict
-from .data import Split
-from .errors import ConfigError
-from .eval_config import (
+from jumprelu.attacks import make_attack
+from jumprelu.datasets.core import Split
+from jumprelu.errors import ConfigError
+from jumprelu.evaluation.cells import PER_SAMPLE, cell_path, load_cell
+from jumprelu.evaluation.clean import predict
+from jumprelu.evaluation.config import (
     EXHAUSTIVE_SUITES,
     SUITE_STAGES,
     EvalConfig,
@@ -24,12 +24,24 @@ from .eval_config import (
     split_unit,
     units,
 )
-from .jump_grid import apply_point, grid_flags, point_label, point_level, point_value
-from .metrics import robust_accuracy_curve, robust_within_budget, summarize
-from .models.normalize import mean_std_of
-from .results import SCHEMA, SCHEMA_VERSION, provenance, tensor_sha256, write_results
-from .suite import suite_plan
-from .threats import N_EXAMPLES, attack_space
+from jumprelu.evaluation.jump_grid import (
+    apply_point,
+    grid_flags,
+    point_label,
+    point_level,
+    point_value,
+)
+from jumprelu.evaluation.metrics import robust_accuracy_curve, robust_within_budget, summarize
+from jumprelu.evaluation.results import (
+    SCHEMA,
+    SCHEMA_VERSION,
+    provenance,
+    tensor_sha256,
+    write_results,
+)
+from jumprelu.evaluation.suite import suite_plan
+from jumprelu.evaluation.threats import N_EXAMPLES, attack_space
+from jumprelu.models.normalize import mean_std_of
 
 __all__ = ["assemble"]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from .progress import NULL_PROGRESS, Progress
+from jumprelu._util import NULL_PROGRESS, Progress
 
 __all__ = ["TqdmProgress", "make_progress"]
 

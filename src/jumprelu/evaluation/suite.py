@@ -25,11 +25,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from .attacks import make_attack
-from .attacks.base import lp_norm
-from .clean import predict
-from .eval_config import ATTACK_NORMS, SUITE_STAGES, surrogate_prefix
-from .threats import GRADIENT_FREE, Outcome, run_attack
+from jumprelu.attacks import make_attack
+from jumprelu.attacks.base import lp_norm
+from jumprelu.evaluation.clean import predict
+from jumprelu.evaluation.config import ATTACK_NORMS, SUITE_STAGES, surrogate_prefix
+from jumprelu.evaluation.threats import GRADIENT_FREE, Outcome, run_attack
 
 __all__ = ["run_suite", "suite_plan"]
 

@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from safetensors import safe_open
 
-from .devices import resolve_device
-from .errors import CheckpointError
+from jumprelu._util import resolve_device
+from jumprelu.errors import CheckpointError
 
 __all__ = ["FORMAT", "VERSION", "CheckpointMeta", "read_state_dict"]
 

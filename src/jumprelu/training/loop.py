@@ -21,14 +21,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .advtrain import adversarial_mix, pixel_radius
-from .augment import random_crop_flip
-from .clean import predict
-from .data import Split
-from .devices import resolve_device
-from .errors import ConfigError
-from .train_config import TrainConfig, paper_recipe
-from .train_state import open_resume, restore_train_state, save_train_state
+from jumprelu._util import resolve_device
+from jumprelu.datasets.core import Split
+from jumprelu.errors import ConfigError
+from jumprelu.evaluation.clean import predict
+from jumprelu.training.adversarial import adversarial_mix, pixel_radius
+from jumprelu.training.augment import random_crop_flip
+from jumprelu.training.config import TrainConfig, paper_recipe
+from jumprelu.training.state import open_resume, restore_train_state, save_train_state
 
 __all__ = ["TrainConfig", "TrainProgress", "TrainResult", "paper_recipe", "train"]
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_write
-from .jump_grid import Point, point_label
-from .threats import N_EXAMPLES, Outcome
+from jumprelu._util import atomic_write
+from jumprelu.evaluation.jump_grid import Point, point_label
+from jumprelu.evaluation.threats import N_EXAMPLES, Outcome
 
 __all__ = ["INDICATORS", "PER_SAMPLE", "cell_path", "load_cell", "save_cell"]
 

@@ -9,16 +9,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .activation import check_gradient
-from .attacks import ATTACKS, make_attack
-from .attacks.base import check_count
-from .data import DATASETS
-from .datasets.custom import parse_spec
-from .errors import ConfigError
-from .jump_grid import Point, parse_grid
-from .models.normalize import check_mean_std
-from .models.zoo_files import PREFIX, get_entry
-from .threats import GRADIENT_FREE, PROTOCOLS, THREATS
+from jumprelu.activation import check_gradient
+from jumprelu.attacks import ATTACKS, make_attack
+from jumprelu.attacks.base import check_count
+from jumprelu.datasets.core import DATASETS
+from jumprelu.datasets.custom import parse_spec
+from jumprelu.errors import ConfigError
+from jumprelu.evaluation.jump_grid import Point, parse_grid
+from jumprelu.evaluation.threats import GRADIENT_FREE, PROTOCOLS, THREATS
+from jumprelu.models.normalize import check_mean_std
+from jumprelu.models.zoo_files import PREFIX, get_entry
 
 __all__ = [
     "BPDA_PREFIXES",
@@ -130,7 +130,7 @@ class EvalConfig:
     Attributes:
         dataset: dataset name.
         jumps: jump grid (jump 0 is the original ReLU model); a point may be a per-site
-            mapping ``{site: jump}`` (see ``jumprelu.jump_grid``; a string is parsed there).
+            mapping ``{site: jump}`` (see ``evaluation.jump_grid``; a string is parsed there).
         attacks: attack names (see ``jumprelu.attacks.ATTACKS``).
         threats: subset of "white", "gray", "adaptive".
         protocol: "standard" ([0, 1] pixels) or "paper" (normalised space, batch bounds).

@@ -13,8 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .attacks.rng import SampleRandom
-from .errors import ConfigError
+from jumprelu.attacks.rng import SampleRandom
+from jumprelu.errors import ConfigError
 
 __all__ = ["NoiseAveragedGradient"]
 

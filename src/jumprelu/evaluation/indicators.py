@@ -22,10 +22,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from .attacks import make_attack
-from .attacks.base import lp_norm
-from .clean import predict
-from .threats import run_attack
+from jumprelu.attacks import make_attack
+from jumprelu.attacks.base import lp_norm
+from jumprelu.evaluation.clean import predict
+from jumprelu.evaluation.threats import run_attack
 
 __all__ = ["cell_checks"]
 

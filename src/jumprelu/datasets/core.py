@@ -21,8 +21,8 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from .datasets import cifar10, custom, digits, mnist
-from .errors import ConfigError, DataError
+from jumprelu.datasets import cifar10, custom, digits, mnist
+from jumprelu.errors import ConfigError, DataError
 
 __all__ = [
     "DATASETS",

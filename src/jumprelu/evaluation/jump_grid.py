@@ -17,10 +17,10 @@ from typing import Any
 
 from torch import nn
 
-from .activation import check_jump
-from .checks import sanity_flags
-from .errors import ConfigError
-from .retrofit import set_jump
+from jumprelu.activation import check_jump
+from jumprelu.errors import ConfigError
+from jumprelu.evaluation.checks import sanity_flags
+from jumprelu.retrofit import set_jump
 
 __all__ = [
     "MAP_PREFIX",

@@ -27,9 +27,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .attacks.grad import loss_gradient
-from .errors import ConfigError
-from .models import NormalizedModel
+from jumprelu.attacks.grad import loss_gradient
+from jumprelu.errors import ConfigError
+from jumprelu.models import NormalizedModel
 
 __all__ = [
     "ADV_METHODS",

@@ -16,20 +16,20 @@ from typing import Any
 
 from torch import nn
 
-from .checkpoints import load_checkpoint, read_weights
-from .clean import CleanSweep, clean_accuracy_sweep
-from .data import Split, carve_val, load_data_spec, load_split
-from .demo import default_model_path
-from .errors import ConfigError
-from .evaluate import EvalConfig, evaluate
-from .jump_grid import has_maps
-from .models import NormalizedModel, check_arch_fits
-from .models.custom import build_custom, check_output, load_weights
-from .models.zoo_files import resolve_checkpoint
-from .progress import NULL_PROGRESS, Progress
-from .results import file_sha256, write_json
-from .retrofit import retrofit_with_report
-from .tuning import tune
+from jumprelu._util import NULL_PROGRESS, Progress
+from jumprelu.datasets.core import Split, carve_val, load_data_spec, load_split
+from jumprelu.errors import ConfigError
+from jumprelu.evaluation.clean import CleanSweep, clean_accuracy_sweep
+from jumprelu.evaluation.demo import default_model_path
+from jumprelu.evaluation.jump_grid import has_maps
+from jumprelu.evaluation.results import file_sha256, write_json
+from jumprelu.evaluation.runner import EvalConfig, evaluate
+from jumprelu.models import NormalizedModel, check_arch_fits
+from jumprelu.models.checkpoints import load_checkpoint, read_weights
+from jumprelu.models.custom import build_custom, check_output, load_weights
+from jumprelu.models.zoo_files import resolve_checkpoint
+from jumprelu.retrofit import retrofit_with_report
+from jumprelu.tuning import tune
 
 __all__ = ["load_data", "load_model", "run_accuracy", "run_evaluate", "run_tune"]
 

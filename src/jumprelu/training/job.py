@@ -18,14 +18,14 @@ from typing import Any
 
 import torch
 
-from . import __version__
-from .checkpoints import CheckpointMeta, save_checkpoint
-from .data import DATASETS, Split, load_split
-from .devices import resolve_device
-from .errors import ConfigError
-from .models import NormalizedModel, build_model, check_arch_fits
-from .train import TrainConfig, TrainProgress, TrainResult, split_accuracy, train
-from .train_state import epoch_checkpoint_path, open_resume, state_path
+from jumprelu import __version__
+from jumprelu._util import resolve_device
+from jumprelu.datasets.core import DATASETS, Split, load_split
+from jumprelu.errors import ConfigError
+from jumprelu.models import NormalizedModel, build_model, check_arch_fits
+from jumprelu.models.checkpoints import CheckpointMeta, save_checkpoint
+from jumprelu.training.loop import TrainConfig, TrainProgress, TrainResult, split_accuracy, train
+from jumprelu.training.state import epoch_checkpoint_path, open_resume, state_path
 
 __all__ = ["TrainJob", "run_training"]
 

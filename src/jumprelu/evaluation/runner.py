@@ -19,13 +19,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from .attacks import make_attack
-from .cells import cell_path, load_cell, save_cell
-from .clean import predict
-from .data import Split
-from .document import assemble
-from .errors import ConfigError
-from .eval_config import (
+from jumprelu._util import NULL_PROGRESS, Progress
+from jumprelu.attacks import make_attack
+from jumprelu.datasets.core import Split
+from jumprelu.errors import ConfigError
+from jumprelu.evaluation.cells import cell_path, load_cell, save_cell
+from jumprelu.evaluation.clean import predict
+from jumprelu.evaluation.config import (
     DEFAULT_EPS,
     EXHAUSTIVE_SUITES,
     PAPER_STEPS,
@@ -36,14 +36,14 @@ from .eval_config import (
     split_unit,
     units,
 )
-from .indicators import cell_checks
-from .jump_grid import Point, apply_point, check_sites, point_label, point_level
-from .models.normalize import mean_std_of
-from .progress import NULL_PROGRESS, Progress
-from .results import write_json
-from .retrofit import jump_sites, retrofit, set_jump
-from .suite import run_suite
-from .threats import Outcome, attack_space, run_attack
+from jumprelu.evaluation.document import assemble
+from jumprelu.evaluation.indicators import cell_checks
+from jumprelu.evaluation.jump_grid import Point, apply_point, check_sites, point_label, point_level
+from jumprelu.evaluation.results import write_json
+from jumprelu.evaluation.suite import run_suite
+from jumprelu.evaluation.threats import Outcome, attack_space, run_attack
+from jumprelu.models.normalize import mean_std_of
+from jumprelu.retrofit import jump_sites, retrofit, set_jump
 
 __all__ = ["DEFAULT_EPS", "PAPER_STEPS", "EvalConfig", "attack_settings", "evaluate"]
 

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .errors import JumpReLUError
+from jumprelu.errors import JumpReLUError
 
 __all__ = [
     "DEFAULT_ATTACKS",
@@ -59,7 +59,7 @@ DEFAULT_ATTACKS = "ifgsm,deepfool-l2,pgd-linf"
 
 
 def eval_config(args: argparse.Namespace) -> Any:
-    from .evaluate import EvalConfig
+    from jumprelu.evaluation.runner import EvalConfig
 
     threats = names(args.threats)
     if args.attacks is not None:
@@ -73,7 +73,7 @@ def eval_config(args: argparse.Namespace) -> Any:
         suite = None
     jumps = args.jumps
     if jumps is None:
-        from .eval_config import PAPER_JUMPS
+        from jumprelu.evaluation.config import PAPER_JUMPS
 
         paper = PAPER_JUMPS.get(args.dataset or "") if args.protocol == "paper" else None
         jumps = list(paper) if paper else args.default_jumps

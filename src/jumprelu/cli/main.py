@@ -13,9 +13,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .clean import CleanSweep
-from .cli_grid import (
+from jumprelu import __version__
+from jumprelu._util import Progress
+from jumprelu.cli.grid import (
     eval_config,
     grid_arguments,
     per_layer_quantiles,
@@ -24,10 +24,10 @@ from .cli_grid import (
     tune_arguments,
     tuned_text,
 )
-from .cli_train import add_train_parser
-from .errors import JumpReLUError
-from .progress import Progress
-from .retrofit import RetrofitWarning
+from jumprelu.cli.train import add_train_parser
+from jumprelu.errors import JumpReLUError
+from jumprelu.evaluation.clean import CleanSweep
+from jumprelu.retrofit import RetrofitWarning
 
 log = logging.getLogger("jumprelu")
 
@@ -42,7 +42,7 @@ def _print_sweep(sweep: CleanSweep) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from jumprelu.evaluation.demo import run_demo
 
     with _bars(args) as progress:
         summary = run_demo(
@@ -81,7 +81,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .report import render_report
+    from jumprelu.report import render_report
 
     files = render_report(args.dir)
     print(f"report: {files.html}")
@@ -91,14 +91,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _render(args: argparse.Namespace, out: str) -> None:
     if not args.no_report:
-        from .report import render_report
+        from jumprelu.report import render_report
 
         print(f"report: {render_report(out).html}")
 
 
 def _cmd_accuracy(args: argparse.Namespace) -> int:
-    from .evaluate import EvalConfig
-    from .runs import run_accuracy
+    from jumprelu.evaluation.jobs import run_accuracy
+    from jumprelu.evaluation.runner import EvalConfig
 
     config = EvalConfig(
         jumps=args.jumps,
@@ -122,8 +122,8 @@ def _print_sites(prov: dict[str, Any]) -> None:
 
 
 def _cmd_zoo(args: argparse.Namespace) -> int:
-    from .models.zoo import ZOO
-    from .models.zoo_files import cache_dir, find_copy
+    from jumprelu.models.zoo import ZOO
+    from jumprelu.models.zoo_files import cache_dir, find_copy
 
     print(f"released checkpoints of Erichson et al. (cache: {cache_dir()})")
     for e in ZOO.values():
@@ -182,7 +182,7 @@ def _jump_text(jump: float | str) -> str:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.list_attacks:
-        from .attacks import describe_attacks
+        from jumprelu.attacks import describe_attacks
 
         for name, doc, defaults in describe_attacks():
             opts = ", ".join(f"{k}={v}" for k, v in defaults.items())
@@ -190,7 +190,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         return 0
     if not ((args.dataset or args.data) and args.out):
         raise JumpReLUError("evaluate needs --dataset (or --data) and --out")
-    from .runs import run_evaluate
+    from jumprelu.evaluation.jobs import run_evaluate
 
     rank = _init_distributed(args.device)
     with _bars(args, rank) as progress:
@@ -205,7 +205,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def _bars(args: argparse.Namespace, rank: int = 0, unit: str = "cell") -> Iterator[Progress]:
     """Progress bars on stderr (rank 0, a terminal, no --quiet); closed however the job ends."""
-    from .cli_progress import make_progress
+    from jumprelu.cli.progress import make_progress
 
     step = "batch" if unit == "epoch" else "img"
     progress = make_progress(args.quiet or rank != 0, unit, step)
@@ -216,7 +216,7 @@ def _bars(args: argparse.Namespace, rank: int = 0, unit: str = "cell") -> Iterat
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
-    from .runs import run_tune
+    from jumprelu.evaluation.jobs import run_tune
 
     quantiles = per_layer_quantiles(args)
     rank = _init_distributed(args.device)

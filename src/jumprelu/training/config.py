@@ -7,8 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .advtrain import ADV_METHODS, EPS_UNITS
-from .errors import ConfigError
+from jumprelu.errors import ConfigError
+from jumprelu.training.adversarial import ADV_METHODS, EPS_UNITS
 
 __all__ = ["TrainConfig", "paper_recipe"]
 

@@ -19,8 +19,10 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from .atomic import atomic_write
-from .checkpoint_files import (
+from jumprelu._util import atomic_write, resolve_device
+from jumprelu.errors import CheckpointError, ConfigError
+from jumprelu.models import NormalizedModel, build_model, build_net, get_arch
+from jumprelu.models.checkpoint_files import (
     FORMAT,
     VERSION,
     CheckpointMeta,
@@ -30,12 +32,9 @@ from .checkpoint_files import (
     _strip_module,
     read_state_dict,
 )
-from .devices import resolve_device
-from .errors import CheckpointError, ConfigError
-from .models import NormalizedModel, build_model, build_net, get_arch
-from .models.normalize import check_mean_std, tensor_to_stats
-from .models.zoo import ZooEntry
-from .models.zoo_files import PREFIX, resolve_checkpoint
+from jumprelu.models.normalize import check_mean_std, tensor_to_stats
+from jumprelu.models.zoo import ZooEntry
+from jumprelu.models.zoo_files import PREFIX, resolve_checkpoint
 
 __all__ = [
     "FORMAT",

@@ -28,9 +28,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from .atomic import atomic_write
-from .checkpoint_files import _plain, _reason
-from .errors import CheckpointError, ConfigError
+from jumprelu._util import atomic_write
+from jumprelu.errors import CheckpointError, ConfigError
+from jumprelu.models.checkpoint_files import _plain, _reason
 
 __all__ = [
     "STATE_FORMAT",

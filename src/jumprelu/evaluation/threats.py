@@ -21,13 +21,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from .attacks.base import Attack, AttackResult, FixedBudgetAttack, lp_norm
-from .attacks.rng import SampleRandom
-from .clean import predict
-from .errors import ConfigError
-from .models import NormalizedModel
-from .noise import NoiseAveragedGradient
-from .retrofit import set_gradient
+from jumprelu.attacks.base import Attack, AttackResult, FixedBudgetAttack, lp_norm
+from jumprelu.attacks.noise import NoiseAveragedGradient
+from jumprelu.attacks.rng import SampleRandom
+from jumprelu.errors import ConfigError
+from jumprelu.evaluation.clean import predict
+from jumprelu.models import NormalizedModel
+from jumprelu.retrofit import set_gradient
 
 __all__ = ["GRADIENT_FREE", "PROTOCOLS", "THREATS", "Outcome", "attack_space", "run_attack"]
 

@@ -10,10 +10,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from .activation import check_jump
-from .data import Split
-from .errors import ConfigError
-from .retrofit import jump_sites, retrofit, set_jump
+from jumprelu.activation import check_jump
+from jumprelu.datasets.core import Split
+from jumprelu.errors import ConfigError
+from jumprelu.retrofit import jump_sites, retrofit, set_jump
 
 __all__ = ["CleanSweep", "JumpAccuracy", "clean_accuracy_sweep", "parse_jumps", "predict"]
 
@@ -155,7 +155,7 @@ def checkpoint_accuracy(
     """Load a checkpoint and a data split, then run ``clean_accuracy_sweep`` (jump at inference).
 
     Args:
-        checkpoint: checkpoint file (see ``jumprelu.checkpoints.load_checkpoint``).
+        checkpoint: checkpoint file (see ``jumprelu.models.checkpoints.load_checkpoint``).
         dataset: dataset name; its normalisation is used unless the checkpoint records one.
         jumps: the jump grid.
         arch: architecture, required when the checkpoint has no jumprelu metadata.
@@ -167,9 +167,9 @@ def checkpoint_accuracy(
     Returns:
         A ``CleanSweep`` whose meta names the arch and checkpoint.
     """
-    from .checkpoints import load_checkpoint
-    from .data import DATASETS, load_split
-    from .models import check_arch_fits
+    from jumprelu.datasets.core import DATASETS, load_split
+    from jumprelu.models import check_arch_fits
+    from jumprelu.models.checkpoints import load_checkpoint
 
     grid = parse_jumps(jumps)
     info = DATASETS.get(dataset.lower())
