@@ -13,10 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from jumprelu.errors import ConfigError, JumpReLUError
 
-__all__ = ["NULL_PROGRESS", "Progress", "atomic_write", "resolve_device"]
+__all__ = ["NULL_PROGRESS", "Progress", "atomic_write", "fast_layout", "resolve_device"]
 
 
 def atomic_write(
@@ -71,6 +72,27 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device {device!r} requested but CUDA is not available")
     return dev
+
+
+def fast_layout(model: nn.Module, x: torch.Tensor) -> tuple[nn.Module, torch.Tensor]:
+    """Put a model and a batch of images in the memory layout that runs fastest here.
+
+    On the CPU, 4-D image batches run in ``channels_last`` (NHWC): oneDNN's convolutions and
+    pooling then take about half the time of NCHW (measured in benchmarks/bench_speed.py).
+    Values are unchanged; only the summation order inside convolutions may differ (float
+    rounding). The model is converted in place.
+
+    Args:
+        model: the network (its 4-D parameters are re-laid out).
+        x: inputs (N, ...).
+
+    Returns:
+        ``(model, x)``, both in the chosen layout (unchanged for non-image inputs or CUDA).
+    """
+    if x.dim() != 4 or x.device.type != "cpu":
+        return model, x
+    fmt = torch.channels_last
+    return model.to(memory_format=fmt), x.contiguous(memory_format=fmt)
 
 
 class Progress:
