@@ -92,9 +92,7 @@ def fast_layout(model: nn.Module, x: torch.Tensor) -> tuple[nn.Module, torch.Ten
     if x.dim() != 4 or x.device.type != "cpu":
         return model, x
     fmt = torch.channels_last
-    for param in model.parameters():
-        if param.dim() == 4:
-            param.data = param.data.contiguous(memory_format=fmt)
+    model.to(memory_format=fmt)  # type: ignore[call-overload]
     return model, x.contiguous(memory_format=fmt)
 
 
