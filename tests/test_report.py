@@ -83,7 +83,7 @@ def md_tables(text: str) -> dict[str, list[list[str]]]:
     while i < len(lines):
         line = lines[i]
         if line.startswith("#"):
-            heading = line.lstrip("#").strip()
+            heading = _md_unescape(line.lstrip("#").strip())
         elif (
             line.startswith("|") and i + 1 < len(lines) and re.match(r"^\|[:\-|]+\|$", lines[i + 1])
         ):
@@ -99,9 +99,13 @@ def md_tables(text: str) -> dict[str, list[list[str]]]:
     return tables
 
 
+def _md_unescape(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text)
+
+
 def _md_cells(line: str) -> list[str]:
     cells = re.split(r"(?<!\\)\|", line.strip())[1:-1]
-    return [c.strip().replace("\\|", "|").removeprefix("**").removesuffix("**") for c in cells]
+    return [_md_unescape(c.strip().removeprefix("**").removesuffix("**")) for c in cells]
 
 
 class _HTMLTables(HTMLParser):
@@ -280,7 +284,7 @@ def test_flags_conventions_and_provenance_are_shown(run: tuple[Path, Doc, Report
     from html import unescape
 
     text = unescape(re.sub(r"<[^>]+>", " ", page))
-    for body in (md, text):
+    for body in (_md_unescape(md), text):
         flat = " ".join(body.split())
         first_table = flat.index("Accuracy under attack by jump")
         if doc["flags"]:

@@ -1,4 +1,4 @@
-"""Shared helpers: atomic file writes, device selection, progress hooks.
+"""Shared helpers: atomic file writes, run-directory locks, device selection, progress hooks.
 
 The library calls the ``Progress`` hooks; the CLI draws bars with them, so the library never
 prints.
@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import tempfile
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -17,7 +20,15 @@ from torch import nn
 
 from jumprelu.errors import ConfigError, JumpReLUError
 
-__all__ = ["NULL_PROGRESS", "Progress", "atomic_write", "fast_layout", "resolve_device"]
+__all__ = [
+    "LOCK_NAME",
+    "NULL_PROGRESS",
+    "Progress",
+    "atomic_write",
+    "fast_layout",
+    "resolve_device",
+    "run_lock",
+]
 
 
 def atomic_write(
@@ -51,6 +62,129 @@ def atomic_write(
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise error(f"cannot write {path}: {first}") from exc
         raise
+
+
+#: The lock file of a run directory (see ``run_lock``).
+LOCK_NAME = ".lock"
+#: A lock file still empty after this many seconds was left by a writer that died.
+_EMPTY_LOCK_GRACE_S = 5.0
+_held: dict[Path, int] = {}  # directories this process holds -> nesting depth
+_held_guard = threading.Lock()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _holder(lock: Path) -> tuple[int, str] | None:
+    """The ``(pid, host)`` recorded in a lock file; None when it is gone or unreadable."""
+    try:
+        pid, host = lock.read_text().split()
+        return int(pid), host
+    except (OSError, ValueError):
+        return None
+
+
+def _stale(lock: Path, holder: tuple[int, str] | None) -> bool:
+    """True for a lock left by a dead process on this host (or half-written long ago)."""
+    if holder is None:
+        try:
+            return time.time() - lock.stat().st_mtime > _EMPTY_LOCK_GRACE_S
+        except FileNotFoundError:
+            return True
+    pid, host = holder
+    return host == socket.gethostname() and (pid == os.getpid() or not _pid_alive(pid))
+
+
+def _acquire(lock: Path, me: str) -> None:
+    for _ in range(5):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _holder(lock)
+            if not _stale(lock, holder):
+                who = f"pid {holder[0]} on {holder[1]}" if holder else "another process"
+                raise ConfigError(
+                    f"{lock.parent} is in use by {who} (lock file {lock}; remove it if that "
+                    "process is gone)"
+                ) from None
+            if _holder(lock) == holder:  # still the stale one: take it over
+                with contextlib.suppress(FileNotFoundError):
+                    lock.unlink()
+            continue
+        except OSError as exc:
+            raise ConfigError(f"cannot lock {lock.parent}: {exc.strerror or exc}") from exc
+        with os.fdopen(fd, "w") as fh:
+            fh.write(me)
+        return
+    raise ConfigError(f"cannot lock {lock.parent}: its lock file {lock} keeps changing")
+
+
+@contextlib.contextmanager
+def run_lock(directory: str | Path) -> Iterator[Path]:
+    """Hold a run directory for this process: ``DIR/.lock`` records the holder's pid and host.
+
+    The lock file is created atomically (``O_CREAT | O_EXCL``). A lock left by a process that
+    is no longer alive on this host is taken over; nested use in one process is allowed. On
+    exit the lock file is removed, and ``DIR`` too when this call created it and it is empty.
+
+    Args:
+        directory: the run directory (created when missing).
+
+    Yields:
+        The directory.
+
+    Raises:
+        ConfigError: another live process holds the directory ("DIR is in use by pid N on
+            HOST"), or it cannot be created or locked.
+    """
+    path = Path(directory)
+    key = path.resolve()
+    with _held_guard:
+        if key in _held:
+            _held[key] += 1
+            nested = True
+        else:
+            nested = False
+    if nested:
+        try:
+            yield path
+        finally:
+            with _held_guard:
+                _held[key] -= 1
+        return
+    created = not path.exists()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {path}: {exc.strerror or exc}") from exc
+    lock, me = path / LOCK_NAME, f"{os.getpid()} {socket.gethostname()}\n"
+    try:
+        _acquire(lock, me)
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        raise
+    with _held_guard:
+        _held[key] = 1
+    try:
+        yield path
+    finally:
+        with _held_guard:
+            del _held[key]
+        with contextlib.suppress(OSError):
+            if lock.read_text() == me:
+                lock.unlink()
+        if created:
+            with contextlib.suppress(OSError):
+                path.rmdir()  # only when empty
 
 
 def resolve_device(device: str | torch.device) -> torch.device:

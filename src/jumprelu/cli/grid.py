@@ -7,10 +7,19 @@ threats, the adaptive suite's options) and validated by ``EvalConfig.validate``.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
+from jumprelu.cli.args import (
+    attack_setting,
+    class_count,
+    count,
+    device,
+    floats,
+    positive,
+    run_dir,
+    seed,
+)
 from jumprelu.errors import JumpReLUError
 
 __all__ = [
@@ -26,16 +35,6 @@ __all__ = [
 ]
 
 
-def _floats(text: str | None, what: str) -> list[float] | None:
-    """Parse a comma-separated list of numbers (validated by the config)."""
-    if text is None:
-        return None
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise JumpReLUError(f"{what} expects comma-separated numbers, got {text!r}") from None
-
-
 def source(args: argparse.Namespace) -> dict[str, Any]:
     """The config fields naming the model, the data and the normalisation."""
     dataset = args.dataset or ("custom" if args.data else None)
@@ -49,8 +48,8 @@ def source(args: argparse.Namespace) -> dict[str, Any]:
         "model": args.model,
         "data": args.data,
         "val_data": getattr(args, "val_data", None),
-        "mean": _floats(args.mean, "--mean"),
-        "std": _floats(args.std, "--std"),
+        "mean": args.mean,
+        "std": args.std,
         "num_classes": args.num_classes,
     }
 
@@ -101,18 +100,10 @@ def eval_config(args: argparse.Namespace) -> Any:
     )
 
 
-def _settings(items: list[str]) -> dict[str, dict[str, Any]]:
-    """Parse ``--set ATTACK.KEY=VALUE`` items (VALUE as JSON, else a string)."""
+def _settings(items: list[tuple[str, str, Any]]) -> dict[str, dict[str, Any]]:
+    """Group ``--set`` items (parsed by ``args.attack_setting``) by attack."""
     out: dict[str, dict[str, Any]] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        attack, dot, name = key.partition(".")
-        if not (sep and dot and attack and name):
-            raise JumpReLUError(f"--set expects ATTACK.KEY=VALUE, got {item!r}")
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
+    for attack, name, value in items:
         out.setdefault(attack, {})[name] = value
     return out
 
@@ -133,9 +124,11 @@ def source_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", help="mnist, cifar10 or digits (with --data: a name)")
     p.add_argument("--data", help="your data: npz:PATH (x, y) or folder:DIR (a folder per class)")
     p.add_argument("--data-dir", help="data directory (default: $JUMPRELU_DATA)")
-    p.add_argument("--mean", help="per-channel normalisation means, comma-separated")
-    p.add_argument("--std", help="per-channel normalisation stds, comma-separated")
-    p.add_argument("--num-classes", type=int, help="number of classes (default: the data's)")
+    p.add_argument("--mean", type=floats, help="per-channel normalisation means, comma-separated")
+    p.add_argument("--std", type=floats, help="per-channel normalisation stds, comma-separated")
+    p.add_argument(
+        "--num-classes", type=class_count, help="number of classes (default: the data's)"
+    )
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
 
 
@@ -161,13 +154,13 @@ def grid_arguments(p: argparse.ArgumentParser, jumps: str) -> None:
         default="square-linf",
         help="gradient-free attacks added under the adaptive threat ('' for none)",
     )
-    p.add_argument("--n", "--n-examples", dest="n", type=int, help="first N examples")
+    p.add_argument("--n", "--n-examples", dest="n", type=positive, help="first N examples")
     p.add_argument("--eps", type=float, help="L-inf budget of fixed-budget attacks (pixels)")
     p.add_argument("--eps-l2", type=float, help="L2 budget of fixed-budget L2 attacks (pixels)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=500)
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--out", help="run directory (results.json, results.csv)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of randomised attacks")
+    p.add_argument("--batch-size", type=positive, default=500)
+    p.add_argument("--device", type=device, default="cpu", help="cpu or cuda")
+    p.add_argument("--out", type=run_dir, help="run directory (results.json, results.csv)")
     p.add_argument("--no-report", action="store_true", help="skip report.html / report.md")
     p.add_argument(
         "--bpda-gradient",
@@ -194,16 +187,17 @@ def grid_arguments(p: argparse.ArgumentParser, jumps: str) -> None:
         default=0.0,
         help="std of the Gaussian input noise of +noise surrogates (attack-space units)",
     )
-    p.add_argument("--noise-samples", type=int, default=8, help="noise draws per gradient")
+    p.add_argument("--noise-samples", type=positive, default=8, help="noise draws per gradient")
     p.add_argument(
         "--check-n",
-        type=int,
+        type=count,
         default=100,
         help="points re-attacked by the indicators of attack failure (0: none)",
     )
     p.add_argument(
         "--set",
         action="append",
+        type=attack_setting,
         metavar="ATTACK.KEY=VALUE",
         help="attack setting, e.g. pgd-linf.steps=100 (repeatable)",
     )
@@ -224,6 +218,7 @@ def tune_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--quantiles",
+        type=floats,
         help=f"--per-layer candidate quantiles in [0, 1) (default: {DEFAULT_QUANTILES})",
     )
 
@@ -236,7 +231,7 @@ def per_layer_quantiles(args: argparse.Namespace) -> list[float] | None:
         return None
     if args.jumps is not None:
         raise JumpReLUError("--per-layer tunes quantiles (--quantiles), not --jumps")
-    return _floats(args.quantiles or DEFAULT_QUANTILES, "--quantiles")
+    return list(args.quantiles or floats(DEFAULT_QUANTILES))
 
 
 def tuned_text(tuning: dict[str, Any], out: str) -> str:

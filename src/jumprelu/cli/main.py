@@ -10,11 +10,11 @@ import os
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from jumprelu import __version__
 from jumprelu._util import Progress
+from jumprelu.cli.args import Parser, device, positive, run_dir
 from jumprelu.cli.grid import (
     eval_config,
     grid_arguments,
@@ -24,21 +24,12 @@ from jumprelu.cli.grid import (
     tune_arguments,
     tuned_text,
 )
+from jumprelu.cli.show import print_demo, print_results, print_sites, print_sweep
 from jumprelu.cli.train import add_train_parser
 from jumprelu.errors import JumpReLUError
-from jumprelu.evaluation.clean import CleanSweep
 from jumprelu.retrofit import RetrofitWarning
 
 log = logging.getLogger("jumprelu")
-
-
-def _print_sweep(sweep: CleanSweep) -> None:
-    meta = "".join(f", {k}={v}" for k, v in sweep.meta.items())
-    print(f"clean accuracy on {sweep.dataset}/{sweep.split} (n={sweep.rows[0].n}){meta}")
-    print(f"JumpReLU sites ({len(sweep.sites)}): {', '.join(sweep.sites)}")
-    print(f"{'jump':>8}  {'accuracy':>9}  {'correct':>8}")
-    for row in sweep.rows:
-        print(f"{row.jump:>8g}  {100 * row.accuracy:>8.2f}%  {row.correct:>8d}")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -48,35 +39,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         summary = run_demo(
             args.out, max_drop=args.max_drop, device=args.device, n=args.n, progress=progress
         )
-    j = f"jump {summary.jump:g}"
-
-    def pair(v: dict[str, float], unit: str = "%") -> str:
-        scale, fmt = (100, ".2f") if unit == "%" else (1, ".4f")
-        a, b = f"{scale * v['jump 0']:{fmt}}{unit}", f"{scale * v['chosen']:{fmt}}{unit}"
-        return f"{a:>8s} at jump 0 -> {b:>8s} at {j}"
-
-    print(
-        f"chosen {j} on validation data (largest jump within {100 * summary.max_drop:g} "
-        "point(s) of jump 0's clean accuracy)"
-    )
-    print(f"clean accuracy                        {pair(summary.clean_accuracy)}")
-    print(f"under attack, L-inf eps = {summary.eps:g} (lowest over the fixed-budget attacks):")
-    for threat, acc in summary.robust_accuracy.items():
-        print(f"  {threat:9s}                           {pair(acc)}")
-    print(f"  adaptive suite (cascade)            {pair(summary.suite)}")
-    print(f"  worst case, every attack within eps {pair(summary.within_budget)}")
-    print("DeepFool-L2 mean relative perturbation rho2 (all points; larger = more robust):")
-    for threat, rho in summary.rho2.items():
-        print(f"  {threat:9s}                           {pair(rho, '')}")
-    print(f"ensemble over every attack, unbounded {pair(summary.ensemble)}")
-    groups: dict[str, list[str]] = {}
-    for flag in summary.flags:  # "code (where)"
-        code, _, where = flag.partition(" ")
-        groups.setdefault(code, []).append(where.strip("()"))
-    for code, places in groups.items():
-        more = f", +{len(places) - 2} more" if len(places) > 2 else ""
-        print(f"FLAG {code} x{len(places)}: {'; '.join(places[:2])}{more}")
-    print(f"report: {summary.report} (every flag, with its explanation)")
+    print_demo(summary)
     return 0
 
 
@@ -112,13 +75,8 @@ def _cmd_accuracy(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**sweep.to_dict(), "provenance": prov}, indent=2))
     else:
-        _print_sweep(sweep)
+        print_sweep(sweep)
     return 0
-
-
-def _print_sites(prov: dict[str, Any]) -> None:
-    sites = prov.get("retrofit", {}).get("sites", [])
-    print(f"JumpReLU sites ({len(sites)}): {', '.join(sites)}")
 
 
 def _cmd_zoo(args: argparse.Namespace) -> int:
@@ -145,41 +103,6 @@ def _init_distributed(device: str) -> int:
     return dist.get_rank() if dist.is_initialized() else 0
 
 
-def _print_results(doc: dict[str, Any], out: str) -> None:
-    cfg = doc["config"]
-    print(f"{cfg['dataset']}/{cfg['split']} n={doc['clean'][0]['n']}, protocol {cfg['protocol']}")
-    w = max([6, *(len(_jump_text(c["jump"])) for c in doc["clean"])])
-    print(
-        f"{'threat':9s} {'attack':22s} {'jump':>{w}s} {'clean':>7s} {'adv acc':>8s} "
-        f"{'rho2(all)':>9s} {'rhoinf(all)':>11s}"
-    )
-    clean = {c["jump"]: c["accuracy"] for c in doc["clean"]}
-    for cell in doc["cells"]:
-        m = cell["metrics"]
-        print(
-            f"{cell['threat']:9s} {cell['attack']:22s} {_jump_text(cell['jump']):>{w}s} "
-            f"{100 * clean[cell['jump']]:6.2f}% {100 * m['adv_accuracy']:7.2f}% "
-            f"{m['rho2_all']:9.4f} {m['rhoinf_all']:11.4f}"
-        )
-    for e in doc["ensemble"]:
-        print(
-            f"ensemble (worst case over all attacks) jump {_jump_text(e['jump'])}: "
-            f"{100 * e['adv_accuracy']:.2f}%"
-        )
-    for flag in doc["flags"]:
-        print(f"FLAG {flag['code']} ({flag['where']}): {flag['message']}")
-    for c in doc["clean"]:
-        if "jump_map" in c:
-            sites = ", ".join(f"{k} {v:g}" for k, v in c["jump_map"].items())
-            print(f"jump {c['jump']}: per-layer jumps {sites}")
-    print(f"results: {Path(out) / 'results.json'}")
-
-
-def _jump_text(jump: float | str) -> str:
-    """A grid point as printed: the jump, or a per-layer mapping's label."""
-    return jump if isinstance(jump, str) else f"{jump:g}"
-
-
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.list_attacks:
         from jumprelu.attacks import describe_attacks
@@ -188,16 +111,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             opts = ", ".join(f"{k}={v}" for k, v in defaults.items())
             print(f"{name:18s} {doc}\n{'':18s} {opts}")
         return 0
-    if not ((args.dataset or args.data) and args.out):
-        raise JumpReLUError("evaluate needs --dataset (or --data) and --out")
+    _need_source_and_out(args)
     from jumprelu.evaluation.jobs import run_evaluate
 
     rank = _init_distributed(args.device)
     with _bars(args, rank) as progress:
         result = run_evaluate(eval_config(args), args.out, progress=progress)
     if rank == 0:
-        _print_sites(result["provenance"])
-        _print_results(result, args.out)
+        print_sites(result["provenance"])
+        print_results(result, args.out)
         _render(args, args.out)
     return 0
 
@@ -215,9 +137,17 @@ def _bars(args: argparse.Namespace, rank: int = 0, unit: str = "cell") -> Iterat
         progress.close()
 
 
+def _need_source_and_out(args: argparse.Namespace) -> None:
+    if not (args.dataset or args.data):
+        raise JumpReLUError(f"{args.command} needs --dataset (or --data)")
+    if not args.out:
+        raise JumpReLUError(f"{args.command} needs --out (the run directory)")
+
+
 def _cmd_tune(args: argparse.Namespace) -> int:
     from jumprelu.evaluation.jobs import run_tune
 
+    _need_source_and_out(args)
     quantiles = per_layer_quantiles(args)
     rank = _init_distributed(args.device)
     with _bars(args, rank) as progress:
@@ -229,21 +159,21 @@ def _cmd_tune(args: argparse.Namespace) -> int:
             progress=progress,
         )
     if rank == 0:
-        _print_sites(doc["provenance"])
+        print_sites(doc["provenance"])
         t = doc["provenance"]["tuning"]
         chosen = tuned_text(t, args.out)
         print(
             f"{chosen} (validation accuracy {100 * t['baseline_accuracy']:.2f}% "
             f"at jump 0, max drop {100 * t['max_drop']:.2f} points, n={t['n']})"
         )
-        _print_results(doc, args.out)
+        print_results(doc, args.out)
         _render(args, args.out)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``jumprelu`` command."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="jumprelu",
         description="Retrofit trained PyTorch networks with JumpReLU and measure their robustness.",
     )
@@ -256,10 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="offline: tune, attack and report the shipped digits model (about 15 s)",
     )
-    demo.add_argument("--out", default="jumprelu-demo", help="run directory (default: %(default)s)")
+    demo.add_argument(
+        "--out", type=run_dir, default="jumprelu-demo", help="run directory (default: %(default)s)"
+    )
     demo.add_argument("--max-drop", type=float, default=0.01, help="allowed clean-accuracy drop")
-    demo.add_argument("--n", type=int, help="first N test images only (quicker)")
-    demo.add_argument("--device", default="cpu", help="cpu or cuda")
+    demo.add_argument("--n", type=positive, help="first N test images only (quicker)")
+    demo.add_argument("--device", type=device, default="cpu", help="cpu or cuda")
     demo.set_defaults(func=_cmd_demo)
 
     add_train_parser(sub)
@@ -267,8 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     acc = sub.add_parser("accuracy", help="clean accuracy of a checkpoint across jumps")
     source_arguments(acc)
     acc.add_argument("--jumps", default="0,0.5,1.0,1.5", help="comma-separated jumps")
-    acc.add_argument("--n", type=int, help="evaluate the first N examples only")
-    acc.add_argument("--device", default="cpu", help="cpu or cuda")
+    acc.add_argument("--n", type=positive, help="evaluate the first N examples only")
+    acc.add_argument("--device", type=device, default="cpu", help="cpu or cuda")
     acc.add_argument("--json", action="store_true", help="print the result as JSON")
     acc.set_defaults(func=_cmd_accuracy)
 
@@ -305,26 +237,44 @@ def _one_line_warnings() -> Any:
     return show
 
 
+#: What Ctrl-C prints: every command resumes from what it saved (cells, epochs, a staged report).
+INTERRUPTED = "jumprelu: interrupted; run the same command to resume"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI.
+
+    Every problem is one line on stderr: ``jumprelu: error: ...`` with exit status 2 for bad
+    input, ``jumprelu: interrupted; ...`` with exit status 130 for Ctrl-C.
 
     Args:
         argv: arguments (default: ``sys.argv[1:]``).
 
     Returns:
-        The exit status: 0 on success, 2 on bad input.
+        The exit status: 0 on success, 2 on bad input, 130 when interrupted.
     """
-    args = build_parser().parse_args(argv)
-    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
+        args = build_parser().parse_args(argv)
+        level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+        logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
         with warnings.catch_warnings():
             warnings.simplefilter("always", RetrofitWarning)
             warnings.showwarning = _one_line_warnings()
             return int(args.func(args))
+    except KeyboardInterrupt:
+        print(f"\n{INTERRUPTED}" if sys.stderr.isatty() else INTERRUPTED, file=sys.stderr)
+        return 130
     except JumpReLUError as exc:
-        print(f"jumprelu: error: {exc}", file=sys.stderr)
+        print(f"jumprelu: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except FileNotFoundError as exc:
         print(f"jumprelu: error: file not found: {exc.filename or exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the machine's, not the input's: still one line
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"jumprelu: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

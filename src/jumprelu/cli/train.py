@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from jumprelu._util import Progress
+from jumprelu.cli.args import checkpoint_out, count, device, milestones, positive, seed
 
 __all__ = ["add_train_parser"]
 
@@ -28,11 +29,21 @@ def add_train_parser(sub: Any) -> None:
     p.add_argument("--arch", required=True, help="registered architecture, e.g. lenet")
     p.add_argument("--dataset", required=True, help="mnist, cifar10 or digits")
     p.add_argument("--data-dir", help="data directory (default: $JUMPRELU_DATA)")
-    p.add_argument("--out", required=True, help="final checkpoint; per-epoch files in OUT.epochs/")
+    p.add_argument(
+        "--out",
+        type=checkpoint_out,
+        required=True,
+        help="final checkpoint; per-epoch files in OUT.epochs/ (an existing file is replaced "
+        "only when it is a jumprelu checkpoint)",
+    )
     p.add_argument("--epochs", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--batch-size", type=int)
-    p.add_argument("--milestones", help="comma-separated epochs where the lr decays ('' for none)")
+    p.add_argument(
+        "--milestones",
+        type=milestones,
+        help="comma-separated epochs where the lr decays ('' for none)",
+    )
     p.add_argument("--gamma", type=float, help="lr decay factor at each milestone")
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
@@ -45,13 +56,13 @@ def add_train_parser(sub: Any) -> None:
                    help="units of --adv-eps (default normalized, as in the paper)")  # fmt: skip
     p.add_argument("--pgd-steps", type=int)
     p.add_argument("--pgd-step-size", type=float)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--val-size", type=int, help="validation images carved from train")
-    p.add_argument("--limit", type=int, help="train on the first N training images only")
-    p.add_argument("--keep-epochs", type=int, help="per-epoch checkpoints kept (default all)")
+    p.add_argument("--limit", type=positive, help="train on the first N training images only")
+    p.add_argument("--keep-epochs", type=count, help="per-epoch checkpoints kept (default all)")
     p.add_argument("--resume", action="store_true", help="continue from OUT.epochs/resume.pt")
     p.add_argument("--no-test", action="store_true", help="skip the final test accuracy")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--device", type=device, default="cpu", help="cpu or cuda")
     p.set_defaults(func=_cmd_train)
 
 
@@ -66,7 +77,7 @@ def _train_config(args: argparse.Namespace) -> Any:
         if getattr(args, k) is not None
     }  # fmt: skip
     if args.milestones is not None:
-        changes["milestones"] = tuple(int(m) for m in args.milestones.split(",") if m.strip())
+        changes["milestones"] = args.milestones
     adv = args.adv or ("fgsm" if args.adv_ratio is not None or args.adv_eps is not None else None)
     if adv is not None:
         changes["adv"] = adv

@@ -92,7 +92,17 @@ def get_arch(arch: str) -> ArchSpec:
     return spec
 
 
+#: What a builder's annotated option accepts (float options take ints too).
+_OPTION_TYPES: dict[Any, tuple[str, Callable[[Any], bool]]] = {
+    int: ("an int", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    float: ("a number", lambda v: isinstance(v, int | float) and not isinstance(v, bool)),
+    bool: ("a boolean", lambda v: isinstance(v, bool)),
+    str: ("a string", lambda v: isinstance(v, str)),
+}
+
+
 def _check_kwargs(spec: ArchSpec, kwargs: dict[str, Any]) -> None:
+    """Options must be parameters of the builder, of the types it annotates."""
     params = inspect.signature(spec.builder).parameters
     allowed = {n for n in params if n not in ("num_classes", "in_channels")}
     unknown = sorted(set(kwargs) - allowed)
@@ -101,6 +111,11 @@ def _check_kwargs(spec: ArchSpec, kwargs: dict[str, Any]) -> None:
         raise ConfigError(
             f"unknown option(s) for arch {spec.name!r}: {', '.join(unknown)} (accepted: {options})"
         )
+    hints = inspect.signature(spec.builder, eval_str=True).parameters
+    for name, value in kwargs.items():
+        want = _OPTION_TYPES.get(hints[name].annotation)
+        if want is not None and not want[1](value):
+            raise ConfigError(f"arch {spec.name!r} option {name} must be {want[0]}, got {value!r}")
 
 
 def build_net(

@@ -17,6 +17,7 @@ import logging
 import pickle
 import re
 import sys
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from safetensors import safe_open
 from jumprelu._util import resolve_device
 from jumprelu.errors import CheckpointError
 
-__all__ = ["FORMAT", "VERSION", "CheckpointMeta", "read_state_dict"]
+__all__ = ["FORMAT", "MAX_CLASSES", "VERSION", "CheckpointMeta", "non_float", "read_state_dict"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ FORMAT = "jumprelu.checkpoint"
 #: The format version this library writes and reads.
 VERSION = 1
 _STATE_KEYS = ("state_dict", "model_state_dict", "model", "net")
+#: Most classes a checkpoint may declare (a sanity bound: the classifier is allocated from it).
+MAX_CLASSES = 100_000
 
 
 @dataclass
@@ -104,6 +107,16 @@ def _missing_torch_global(name: str) -> bool:
     return False
 
 
+def non_float(expected: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor]) -> list[str]:
+    """Keys whose saved tensor is not floating point where the model's is (e.g. int64
+    weights, which ``load_state_dict`` would silently cast), as ``"key (dtype)"``."""
+    return [
+        f"{k} ({str(state[k].dtype).removeprefix('torch.')})"
+        for k, v in expected.items()
+        if k in state and v.is_floating_point() and not state[k].is_floating_point()
+    ]
+
+
 def _is_safetensors(path: Path) -> bool:
     if path.suffix == ".safetensors":
         return True
@@ -123,7 +136,10 @@ _META_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "arch": (lambda v: isinstance(v, str) and bool(v), "a non-empty string"),
     "dataset": (lambda v: v is None or isinstance(v, str), "a string or null"),
     "arch_kwargs": (lambda v: isinstance(v, dict) and all(map(_is_str, v)), "a dict"),
-    "num_classes": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an int"),
+    "num_classes": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and 2 <= v <= MAX_CLASSES,
+        f"an int in [2, {MAX_CLASSES}]",
+    ),
     "mean": (lambda v: v is None or _is_numbers(v), "a list of numbers or null"),
     "std": (lambda v: v is None or _is_numbers(v), "a list of numbers or null"),
     "training": (lambda v: isinstance(v, dict) and all(map(_is_str, v)), "a dict"),
@@ -236,15 +252,25 @@ def _read_safetensors(
     return _tensor_dict(state, path), _meta_from_dict(meta_dict, path)
 
 
+#: How ``torch.load(weights_only=True)`` names a refused global, across torch versions:
+#: "Unsupported global: GLOBAL a.b was not an allowed global by default" and "Trying to load
+#: unsupported GLOBAL a.b whose module a is blocked".
+_REFUSED_GLOBAL = re.compile(r"unsupported (?:global: )?GLOBAL ([\w.]+)", re.IGNORECASE)
+
+
 def _torch_load(path: Path, device: torch.device) -> Any:
     try:
-        return torch.load(path, map_location=device, weights_only=True)
+        with warnings.catch_warnings():  # torch's advice on pickle protocols: not the user's
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:
-        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        found = _REFUSED_GLOBAL.search(str(exc))
         if found and not _missing_torch_global(found.group(1)):
+            blocked = " (a blocked module)" if "is blocked" in str(exc) else ""
             raise CheckpointError(
-                f"refusing {path}: it pickles the Python object {found.group(1)}, which "
-                "torch.load(weights_only=True) will not load; save a plain state_dict instead"
+                f"refusing {path}: it pickles the Python object {found.group(1)}{blocked}, "
+                "which torch.load(weights_only=True) will not load; save a plain state_dict "
+                "instead"
             ) from exc
         reason = f"unknown name {found.group(1)}" if found else _reason(exc)
         raise CheckpointError(

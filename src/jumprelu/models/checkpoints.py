@@ -30,6 +30,7 @@ from jumprelu.models.checkpoint_files import (
     _plain,
     _reason,
     _strip_module,
+    non_float,
     read_state_dict,
 )
 from jumprelu.models.normalize import check_mean_std, tensor_to_stats
@@ -94,6 +95,7 @@ def _check_fits(net: nn.Module, state: Mapping[str, torch.Tensor], arch: str, wh
             ("missing keys", missing),
             ("unexpected keys", unexpected),
             ("shape mismatch", shapes),
+            ("not floating point", non_float(expected, state)),
         )
         if items
     ]

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from jumprelu.errors import CheckpointError, ConfigError
+from jumprelu.models.checkpoint_files import non_float
 
 __all__ = ["build_custom", "check_output", "import_callable", "load_weights"]
 
@@ -106,8 +107,12 @@ def load_weights(model: nn.Module, state: dict[str, torch.Tensor], what: str) ->
     """Load a state_dict strictly, naming missing, unexpected and mis-shaped keys.
 
     Raises:
-        CheckpointError: when the weights do not fit the model.
+        CheckpointError: when the weights do not fit the model, or are not floating point
+            where the model's are (they would be cast silently).
     """
+    if bad := non_float(model.state_dict(), state):
+        shown = ", ".join(bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
+        raise CheckpointError(f"{what} holds weights that are not floating point: {shown}")
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

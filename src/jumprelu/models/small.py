@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from jumprelu.errors import ConfigError
+from jumprelu.models.checkpoint_files import MAX_CLASSES
 
 __all__ = ["AlexLike", "DigitsNet", "LeNet"]
 
@@ -17,14 +18,18 @@ def check_common_args(num_classes: int, in_channels: int) -> None:
     """Validate the arguments every builder takes.
 
     Args:
-        num_classes: number of output logits (>= 2).
+        num_classes: number of output logits, in [2, ``MAX_CLASSES``].
         in_channels: number of input channels (>= 1).
 
     Raises:
         ConfigError: when either is not an int in range.
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ConfigError(f"num_classes must be an int >= 2, got {num_classes!r}")
+    if (
+        isinstance(num_classes, bool)
+        or not isinstance(num_classes, int)
+        or not 2 <= num_classes <= MAX_CLASSES
+    ):
+        raise ConfigError(f"num_classes must be an int in [2, {MAX_CLASSES}], got {num_classes!r}")
     if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
         raise ConfigError(f"in_channels must be an int >= 1, got {in_channels!r}")
 

@@ -9,7 +9,8 @@ from typing import Any
 from jumprelu.errors import JumpReLUError
 from jumprelu.evaluation.config import split_unit
 from jumprelu.evaluation.jump_grid import point_label
-from jumprelu.evaluation.results import CSV_COLUMNS, load_results
+from jumprelu.evaluation.results import load_results
+from jumprelu.report.schema import check_document
 
 __all__ = [
     "THREAT_LABELS",
@@ -38,11 +39,6 @@ JumpKey = float | str
 #: Display names of the threat models.
 THREAT_LABELS = {"white": "White-box", "gray": "Gray-box", "adaptive": "Adaptive"}
 
-_TOP = ("config", "provenance", "conventions", "clean", "cells", "ensemble", "flags")
-_CELL = ("threat", "attack", "jump", "family", "settings", "metrics")
-#: Metric fields the report needs: those of the CSV, whose first four columns name the cell.
-_METRICS = CSV_COLUMNS[4:]
-
 
 class ReportError(JumpReLUError):
     """A report cannot be made: no results, another schema, or a malformed document."""
@@ -61,14 +57,6 @@ def results_path(run: str | Path) -> Path:
     return p if p.suffix == ".json" else p / "results.json"
 
 
-def _need(obj: Any, keys: tuple[str, ...], where: str, path: Path) -> None:
-    if not isinstance(obj, Mapping):
-        raise ReportError(f"{path}: {where} is not an object")
-    missing = [k for k in keys if k not in obj]
-    if missing:
-        raise ReportError(f"{path}: {where} lacks {', '.join(repr(k) for k in missing)}")
-
-
 def load_run(run: str | Path) -> Doc:
     """Load a run's results and check that it holds everything the report shows.
 
@@ -79,30 +67,19 @@ def load_run(run: str | Path) -> Doc:
         The results document.
 
     Raises:
-        ReportError: missing file, invalid JSON, another schema or version, missing fields.
+        ReportError: missing file, invalid JSON, another schema or version, or a field missing
+            or of the wrong type anywhere (named by its path, see ``report.schema``).
     """
     path = results_path(run)
     try:
         doc = load_results(path)
+        check_document(doc, str(path))
     except ReportError:
         raise
     except JumpReLUError as exc:
         raise ReportError(str(exc)) from exc
-    _need(doc, _TOP, "the document", path)
-    for key in ("clean", "cells", "ensemble", "flags"):
-        if not isinstance(doc[key], list):
-            raise ReportError(f"{path}: {key!r} is not a list")
     if not doc["cells"]:
         raise ReportError(f"{path}: the results hold no cells")
-    for i, cell in enumerate(doc["cells"]):
-        _need(cell, _CELL, f"cell {i}", path)
-        _need(cell["metrics"], _METRICS, f"cell {i} metrics", path)
-    for i, row in enumerate(doc["clean"]):
-        _need(row, ("jump", "accuracy", "n"), f"clean row {i}", path)
-    for i, row in enumerate(doc["ensemble"]):
-        _need(row, ("jump", "adv_accuracy", "n"), f"ensemble row {i}", path)
-    for i, flag in enumerate(doc["flags"]):
-        _need(flag, ("code", "where", "message", "explanation"), f"flag {i}", path)
     return doc
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from jumprelu.report.content import Report
 from jumprelu.report.figures import Plot
 from jumprelu.report.tables import Table
 
-__all__ = ["ASSET_DIR", "asset_name", "render_markdown"]
+__all__ = ["ASSET_DIR", "asset_name", "md_code", "md_text", "render_markdown"]
 
 #: Folder next to ``report.md`` holding its PNG files.
 ASSET_DIR = "report_files"
@@ -17,8 +19,25 @@ def asset_name(plot: Plot) -> str:
     return f"{plot.name}.png"
 
 
+#: Characters with a meaning in (GitHub-flavoured) Markdown, escaped in every text we copy.
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+
+
+def md_text(text: str) -> str:
+    """Text as literal Markdown on one line: special characters backslash-escaped."""
+    return _SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def md_code(text: str) -> str:
+    """Text as an inline code span (a fence longer than any backtick run; pipes escaped)."""
+    flat = " ".join(str(text).split()).replace("|", "\\|")
+    fence = "`" * (max((len(r) for r in re.findall("`+", flat)), default=0) + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"
+
+
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return md_text(text)
 
 
 def _table(t: Table, level: str = "###") -> str:
@@ -30,18 +49,19 @@ def _table(t: Table, level: str = "###") -> str:
         if r in t.marked:
             cells = [f"**{c}**" for c in cells]
         rows.append("| " + " | ".join(cells) + " |")
-    notes = "\n".join(f"- {' '.join(n.split())}" for n in t.notes)
-    return f"{level} {t.title}\n\n{head}\n{align}\n" + "\n".join(rows) + f"\n\n{notes}\n"
+    notes = "\n".join(f"- {md_text(n)}" for n in t.notes)
+    return f"{level} {md_text(t.title)}\n\n{head}\n{align}\n" + "\n".join(rows) + f"\n\n{notes}\n"
 
 
 def _kv(rows: tuple[tuple[str, str], ...], code: bool = True) -> str:
-    tick = "`" if code else ""
-    body = "\n".join(f"| {_cell(k)} | {tick}{_cell(v)}{tick} |" for k, v in rows)
+    value = md_code if code else md_text
+    body = "\n".join(f"| {md_text(k)} | {value(v)} |" for k, v in rows)
     return f"| field | value |\n|:---|:---|\n{body}\n"
 
 
 def _image(p: Plot, level: str = "###") -> str:
-    return f"{level} {p.title}\n\n![{p.title}]({ASSET_DIR}/{asset_name(p)})\n\n{p.caption}\n"
+    title = md_text(p.title)
+    return f"{level} {title}\n\n![{title}]({ASSET_DIR}/{asset_name(p)})\n\n{md_text(p.caption)}\n"
 
 
 def _flags(report: Report) -> str:
@@ -57,8 +77,8 @@ def _flags(report: Report) -> str:
         "may overstate robustness.\n",
     ]
     for g in report.flags:
-        out.append(f"> **`{g.code}`** ({len(g.hits)}): {g.explanation}\n>")
-        out += [f"> - **{w}**: {m}" for w, m in g.hits]
+        out.append(f"> **{md_code(g.code)}** ({len(g.hits)}): {md_text(g.explanation)}\n>")
+        out += [f"> - **{md_text(w)}**: {md_text(m)}" for w, m in g.hits]
         out.append("")
     return "\n".join(out)
 
@@ -72,10 +92,10 @@ def render_markdown(report: Report) -> str:
     Returns:
         The document; charts are linked as ``report_files/NAME.png`` (see ``asset_name``).
     """
-    facts = "\n".join(f"- **{k}**: {v}" for k, v in report.facts)
+    facts = "\n".join(f"- **{md_text(k)}**: {md_text(v)}" for k, v in report.facts)
     overview, rest = report.tables[0], report.tables[1:]
     parts = [
-        f"# {report.title}\n",
+        f"# {md_text(report.title)}\n",
         facts + "\n",
         _flags(report),
         "## Overview\n",
@@ -93,6 +113,6 @@ def render_markdown(report: Report) -> str:
         _kv(report.config),
         "### Seed, versions, data and checkpoint\n",
         _kv(report.provenance),
-        f"_Rendered by {report.generator} from results.json._\n",
+        f"_Rendered by {md_text(report.generator)} from results.json._\n",
     ]
     return "\n".join(parts)

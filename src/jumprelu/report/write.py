@@ -3,7 +3,9 @@
 Everything is first written (and fsynced) into a staging folder inside the output directory;
 then each target is swapped in with ``os.replace``, the previous version kept aside until all
 swaps succeeded. On any failure the swaps are undone, so the directory holds either the old
-report or the complete new one, never a mixture or a half-written file.
+report or the complete new one, never a mixture or a half-written file. The output directory is
+held with ``run_lock`` meanwhile, so a staging folder found there at the start is a leftover of
+a killed writer (kill -9 undoes nothing): it is removed.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from jumprelu._util import run_lock
 from jumprelu.errors import JumpReLUError
 from jumprelu.report.load import ReportError
 
@@ -39,6 +42,18 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+#: Prefix of the staging folders inside the output directory.
+STAGING_PREFIX = ".report-staging-"
+
+
+def _remove_stale(out: Path) -> None:
+    """Remove staging folders left by killed writers (called with ``out`` locked)."""
+    for old in out.glob(f"{STAGING_PREFIX}*"):
+        if old.is_dir() and not old.is_symlink():
+            log.info("removing %s, left by an interrupted report", old)
+            shutil.rmtree(old, ignore_errors=True)
+
+
 def write_all(
     out: Path, files: Mapping[str, bytes], folders: Mapping[str, Mapping[str, bytes]]
 ) -> list[Path]:
@@ -54,10 +69,22 @@ def write_all(
 
     Raises:
         ReportError: when the directory cannot be written; nothing is left changed.
+        ConfigError: another process holds the directory (``run_lock``).
     """
     try:
         out.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".report-staging-", dir=out))
+    except OSError as exc:
+        raise ReportError(f"cannot write the report in {out}: {exc.strerror or exc}") from exc
+    with run_lock(out):
+        _remove_stale(out)
+        return _write_locked(out, files, folders)
+
+
+def _write_locked(
+    out: Path, files: Mapping[str, bytes], folders: Mapping[str, Mapping[str, bytes]]
+) -> list[Path]:
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
     except OSError as exc:
         raise ReportError(f"cannot write the report in {out}: {exc.strerror or exc}") from exc
     aside = staging / ".previous"

@@ -13,9 +13,15 @@ from jumprelu.training.adversarial import ADV_METHODS, EPS_UNITS
 __all__ = ["TrainConfig", "paper_recipe"]
 
 
-def _int(name: str, value: Any, minimum: int) -> None:
+#: Largest seed (64-bit generators; ``seed + 1`` seeds the augmentation generator).
+MAX_SEED = 2**63 - 1
+
+
+def _int(name: str, value: Any, minimum: int, maximum: int | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be an integer <= {maximum}, got {value!r}")
 
 
 def _real(name: str, value: Any, *, positive: bool, at_most: float | None = None) -> None:
@@ -43,8 +49,9 @@ class TrainConfig:
         batch_size: examples per step (> 0).
         milestones: epochs after which the learning rate is multiplied by ``gamma``.
         gamma: learning-rate decay factor (> 0).
-        seed: seeds the data order, dropout (the global generator, restored afterwards), and
-            augmentation and PGD random starts (a generator seeded with ``seed + 1``).
+        seed: in [0, 2**63 - 1]; seeds the data order, dropout (the global generator,
+            restored afterwards), and augmentation and PGD random starts (a generator seeded
+            with ``seed + 1``).
         augment: random crop (zero padding 4) and horizontal flip (``augment.random_crop_flip``).
         adv: adversarial training: "none", "fgsm" (the paper's) or "pgd" (Madry et al.).
         adv_ratio: fraction of every batch replaced by adversarial examples, in [0, 1].
@@ -83,7 +90,7 @@ class TrainConfig:
         for m in self.milestones:
             _int("every milestone", m, 1)
         _real("gamma", self.gamma, positive=True)
-        _int("seed", self.seed, 0)
+        _int("seed", self.seed, 0, MAX_SEED)
         if self.adv not in ADV_METHODS:
             raise ConfigError(
                 f"unknown adversarial training method {self.adv!r}; known: {', '.join(ADV_METHODS)}"

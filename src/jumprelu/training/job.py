@@ -19,15 +19,15 @@ from typing import Any
 import torch
 
 from jumprelu import __version__
-from jumprelu._util import resolve_device
+from jumprelu._util import resolve_device, run_lock
 from jumprelu.datasets.core import DATASETS, Split, load_split
-from jumprelu.errors import ConfigError
+from jumprelu.errors import CheckpointError, ConfigError
 from jumprelu.models import NormalizedModel, build_model, check_arch_fits
-from jumprelu.models.checkpoints import CheckpointMeta, save_checkpoint
+from jumprelu.models.checkpoints import CheckpointMeta, read_state_dict, save_checkpoint
 from jumprelu.training.loop import TrainConfig, TrainProgress, TrainResult, split_accuracy, train
-from jumprelu.training.state import epoch_checkpoint_path, open_resume, state_path
+from jumprelu.training.state import epoch_checkpoint_path, epoch_dir, open_resume, state_path
 
-__all__ = ["TrainJob", "run_training"]
+__all__ = ["TrainJob", "check_out", "run_training"]
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,34 @@ class TrainJob:
         }
 
 
+def check_out(out: str | Path) -> None:
+    """Refuse an output that would destroy something: ``OUT`` must be missing or a jumprelu
+    checkpoint (a rerun or a resume replaces it), ``OUT.epochs`` missing or a directory.
+
+    Raises:
+        ConfigError: naming what is in the way.
+    """
+    p = Path(out)
+    if not str(out) or p.is_dir():
+        raise ConfigError(f"--out {p} is a directory; give the checkpoint's file name")
+    if any(parent.exists() and not parent.is_dir() for parent in p.parents):
+        raise ConfigError(f"--out {p}: a parent of it is a file")
+    if epoch_dir(p).exists() and not epoch_dir(p).is_dir():
+        raise ConfigError(f"{epoch_dir(p)} (where the per-epoch files go) is not a directory")
+    if p.exists():
+        try:
+            meta = read_state_dict(p)[1]
+        except CheckpointError:
+            meta = None
+        if meta is None:
+            raise ConfigError(
+                f"--out {p} exists and is not a jumprelu checkpoint; refusing to overwrite it "
+                "(remove it or choose another name)"
+            )
+
+
 def _check_job(job: TrainJob) -> None:
+    check_out(job.out)
     job.config.validate()
     info = DATASETS.get(job.dataset)
     if info is None:
@@ -152,7 +179,9 @@ def run_training(
     data; builds the model with the dataset's normalisation (initialised from
     ``torch.manual_seed(config.seed)``, the global generator restored afterwards); trains;
     writes ``OUT.epochs/epochNNN`` and ``OUT.epochs/resume.pt`` after every epoch; evaluates the
-    test split (``job.test``); writes the final checkpoint ``job.out``.
+    test split (``job.test``); writes the final checkpoint ``job.out``. ``OUT.epochs`` is held
+    with ``run_lock`` meanwhile (a second run on the same ``OUT`` is refused). An existing
+    ``OUT`` is replaced only when it is a jumprelu checkpoint (any other file is refused).
 
     Args:
         job: the run.
@@ -163,7 +192,8 @@ def run_training(
 
     Raises:
         ConfigError: an unknown dataset or arch, an arch that does not fit the dataset, bad
-            settings, ``resume`` with no state or a state made with other settings.
+            settings, an ``out`` in the way (see ``check_out``) or in use by another run,
+            ``resume`` with no state or a state made with other settings.
         DataError: missing or corrupt data files.
         CheckpointError: an unreadable resume state or a failed write.
     """
@@ -180,6 +210,19 @@ def run_training(
             **job.arch_kwargs,
         )
     out = Path(job.out)
+    with run_lock(epoch_dir(out)):
+        return _train(job, model, tr, val, out, progress)
+
+
+def _train(
+    job: TrainJob,
+    model: NormalizedModel,
+    tr: Split,
+    val: Split | None,
+    out: Path,
+    progress: Callable[[TrainProgress], None] | None,
+) -> TrainResult:
+    """Train, write the per-epoch files and the final checkpoint (``OUT.epochs`` locked)."""
 
     def on_epoch(epoch: int, result: TrainResult) -> None:
         if job.keep_epochs == 0:
