@@ -11,7 +11,7 @@ schema is editing a row.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from jumprelu.errors import JumpReLUError
@@ -185,12 +185,11 @@ def _shape(v: Any) -> tuple[int, ...] | None:
     if not isinstance(v, list):
         return None
     shapes = {_shape(item) for item in v}
-    if len(shapes) > 1 or None in shapes:
-        return None
-    return (len(v), *(shapes.pop() if shapes else ()))
+    inner = shapes.pop() if len(shapes) == 1 else () if not shapes else None
+    return None if inner is None else (len(v), *inner)
 
 
-_CHECKS = {
+_CHECKS: dict[str, Callable[[Any], bool]] = {
     "object": lambda v: isinstance(v, dict),
     "list": lambda v: isinstance(v, list),
     "str": lambda v: isinstance(v, str),
