@@ -132,7 +132,7 @@ def run_lock(directory: str | Path) -> Iterator[Path]:
 
     The lock file is created atomically (``O_CREAT | O_EXCL``). A lock left by a process that
     is no longer alive on this host is taken over; nested use in one process is allowed. On
-    exit the lock file is removed, and ``DIR`` too when this call created it and it is empty.
+    exit the lock file is removed, and the directories this call created too when empty.
 
     Args:
         directory: the run directory (created when missing).
@@ -159,7 +159,7 @@ def run_lock(directory: str | Path) -> Iterator[Path]:
             with _held_guard:
                 _held[key] -= 1
         return
-    created = not path.exists()
+    created = [p for p in (path, *path.parents) if not p.exists()]  # deepest first
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -168,9 +168,7 @@ def run_lock(directory: str | Path) -> Iterator[Path]:
     try:
         _acquire(lock, me)
     except BaseException:
-        if created:
-            with contextlib.suppress(OSError):
-                path.rmdir()
+        _remove_empty(created)
         raise
     with _held_guard:
         _held[key] = 1
@@ -182,9 +180,16 @@ def run_lock(directory: str | Path) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             if lock.read_text() == me:
                 lock.unlink()
-        if created:
-            with contextlib.suppress(OSError):
-                path.rmdir()  # only when empty
+        _remove_empty(created)
+
+
+def _remove_empty(directories: list[Path]) -> None:
+    """Remove the directories (deepest first) that are empty; stop at the first that is not."""
+    for d in directories:
+        try:
+            d.rmdir()
+        except OSError:
+            return
 
 
 def resolve_device(device: str | torch.device) -> torch.device:

@@ -237,8 +237,10 @@ def _one_line_warnings() -> Any:
     return show
 
 
-#: What Ctrl-C prints: every command resumes from what it saved (cells, epochs, a staged report).
+#: What Ctrl-C prints: every command resumes from what it saved (cells, epochs, a staged report);
+#: ``train`` resumes with ``--resume`` (without it, the same command starts afresh).
 INTERRUPTED = "jumprelu: interrupted; run the same command to resume"
+TRAIN_INTERRUPTED = "jumprelu: interrupted; run the same command with --resume to resume"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -253,6 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit status: 0 on success, 2 on bad input, 130 when interrupted.
     """
+    args: argparse.Namespace | None = None
     try:
         args = build_parser().parse_args(argv)
         level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
@@ -262,7 +265,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = _one_line_warnings()
             return int(args.func(args))
     except KeyboardInterrupt:
-        print(f"\n{INTERRUPTED}" if sys.stderr.isatty() else INTERRUPTED, file=sys.stderr)
+        fresh_train = args is not None and args.command == "train" and not args.resume
+        line = TRAIN_INTERRUPTED if fresh_train else INTERRUPTED
+        print(f"\n{line}" if sys.stderr.isatty() else line, file=sys.stderr)
         return 130
     except JumpReLUError as exc:
         print(f"jumprelu: error: {_one_line(str(exc))}", file=sys.stderr)

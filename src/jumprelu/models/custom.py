@@ -99,7 +99,9 @@ def build_custom(spec: str, num_classes: int | None = None) -> nn.Module:
     except Exception as exc:  # user code: report any failure as one line
         raise ConfigError(f"--model: calling {spec} failed: {_first_line(exc)}") from exc
     if not isinstance(model, nn.Module):
-        raise ConfigError(f"--model: {spec} returned a {type(model).__name__}, not an nn.Module")
+        raise ConfigError(
+            f"--model: {spec} returned an object of type {type(model).__name__}, not an nn.Module"
+        )
     return model.eval()
 
 

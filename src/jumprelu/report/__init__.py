@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from jumprelu._util import run_lock
 from jumprelu.report.content import Report, build_report
 from jumprelu.report.html import render_html
 from jumprelu.report.load import ReportError, load_run, results_path
@@ -74,8 +75,9 @@ def render_report(
         The files written.
 
     Raises:
-        ReportError: no results, another schema or version, an unknown format, or the report
-            cannot be written (then nothing was written).
+        ReportError: no results, another schema or version, a malformed document, an unknown
+            format, or the report cannot be written (then nothing was written).
+        ConfigError: another process holds the output directory (``run_lock``).
     """
     wanted = list(dict.fromkeys(formats))
     unknown = [f for f in wanted if f not in FORMATS]
@@ -85,8 +87,13 @@ def render_report(
             f"known: {', '.join(FORMATS)}"
         )
     source = results_path(run_dir)
-    doc = load_run(source)
     out = Path(out_dir) if out_dir is not None else source.parent
+    with run_lock(out):  # held from the read to the write: no other report runs here
+        return _render(source, out, wanted)
+
+
+def _render(source: Path, out: Path, wanted: list[str]) -> ReportFiles:
+    doc = load_run(source)
     report = build_report(doc)
     files: dict[str, bytes] = {}
     folders: dict[str, dict[str, bytes]] = {}

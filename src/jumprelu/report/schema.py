@@ -201,7 +201,7 @@ _CHECKS: dict[str, Callable[[Any], bool]] = {
 }
 
 
-def _found(v: Any) -> str:
+def _found(v: Any, array: bool) -> str:
     if v is None:
         return "null"
     if isinstance(v, bool):
@@ -211,7 +211,7 @@ def _found(v: Any) -> str:
     if isinstance(v, int | float):
         return f"the number {v}"
     if isinstance(v, list):
-        return "a ragged or non-numeric list" if v else "an empty list"
+        return ("a ragged or non-numeric list" if array else "a list") if v else "an empty list"
     return "an object"
 
 
@@ -267,4 +267,6 @@ def check_document(doc: Any, source: str) -> None:
                 continue
             if not any(_CHECKS[k](value) for k in allowed if k != "absent"):
                 want = " or ".join(_WORDS[k] for k in allowed if k != "absent")
-                raise JumpReLUError(f"{source}: {where} must be {want}, got {_found(value)}")
+                raise JumpReLUError(
+                    f"{source}: {where} must be {want}, got {_found(value, 'array' in allowed)}"
+                )
