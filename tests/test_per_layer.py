@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from jumprelu.attacks import make_attack
 from jumprelu.cli.main import main
@@ -78,7 +77,7 @@ def test_mapping_cells_are_computed_with_the_mapping(tmp_path: Path) -> None:
     config = _config([0.0, 1.0, mapping])
     doc = run_evaluate(config, tmp_path / "run")
     names = sorted(p.name for p in (tmp_path / "run" / "cells").iterdir())
-    assert f"white__fgsm__{label}.npz" in names and "white__fgsm__1.npz" in names
+    assert f"fgsm__exact__{label}.npz" in names and "fgsm__exact__1.npz" in names
     data = load_data(config)
     model, _ = load_model(config, data)
     jm = retrofit(model, 0.0)
@@ -95,8 +94,7 @@ def test_mapping_cells_are_computed_with_the_mapping(tmp_path: Path) -> None:
     outcome = run_attack(attack, target, xs, data.y, batch_size=500)
     manual = float((outcome.adv_correct & correct).float().mean())
     assert white["metrics"]["adv_accuracy"] == pytest.approx(manual)
-    shown = torch.tensor(white["examples"])
-    assert white["examples_pred"] == predict(jm, shown).tolist()
+    assert white["examples_pred"] == predict(jm, outcome.x_adv[:6]).tolist()
     assert {e["jump"] for e in doc["ensemble"]} == {0.0, 1.0, label}
     rows = list(csv.DictReader((tmp_path / "run" / "results.csv").open()))
     assert list(rows[0]) == [*CSV_COLUMNS, "jump_map"]

@@ -112,7 +112,7 @@ def test_results_do_not_depend_on_the_batch_size(tmp_path: Path) -> None:
             a["attacked"] == b["attacked"] and a["broken"] == b["broken"]
             for a, b in zip(c7["stages"], c30["stages"], strict=True)
         )
-    for name in ("adaptive__suite-linf__1.npz", "adaptive__bpda-smooth-0.25-pgd-linf__1.npz"):
+    for name in ("suite-linf__suite__1.npz", "pgd-linf__smooth-0.25__1.npz"):
         with (
             np.load(tmp_path / "7" / "cells" / name) as a,
             np.load(tmp_path / "30" / "cells" / name) as b,

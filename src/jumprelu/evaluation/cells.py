@@ -1,4 +1,4 @@
-"""Storage of one evaluation cell: a (threat, attack, jump) outcome as an atomic ``.npz`` file.
+"""Storage of one run's outcome (shared by the cells it serves) as an atomic ``.npz`` file.
 
 Each cell is written at once when it finishes, so an interrupted sweep (even ``kill -9``)
 loses no finished cell; an unreadable (half-written) file counts as missing and is redone.
@@ -7,26 +7,21 @@ loses no finished cell; an unreadable (half-written) file counts as missing and 
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from jumprelu._util import atomic_write
-from jumprelu.evaluation.jump_grid import Point, point_label
 from jumprelu.evaluation.threats import N_EXAMPLES, Outcome
 
-__all__ = ["INDICATORS", "PER_SAMPLE", "cell_path", "load_cell", "save_cell"]
+__all__ = ["INDICATORS", "PER_SAMPLE", "load_cell", "save_cell"]
 
 #: Per-sample arrays stored for every cell.
 PER_SAMPLE = ("adv_correct", "l2", "linf", "l2_rel", "linf_rel", "zero_grad")
 #: Per-sample indicator arrays (absent from cells written before they existed).
 INDICATORS = ("zero_grad_steps", "silent", "improving", "unstable")
-
-
-def cell_path(out: Path, threat: str, attack: str, jump: Point) -> Path:
-    """File of one cell under the run directory ``out`` (a mapping point: its label)."""
-    return out / "cells" / f"{threat}__{attack.replace(':', '-')}__{point_label(jump)}.npz"
 
 
 def save_cell(path: Path, outcome: Outcome) -> None:
@@ -56,9 +51,14 @@ def save_cell(path: Path, outcome: Outcome) -> None:
 
 
 def load_cell(path: Path) -> dict[str, Any] | None:
-    """The arrays of a finished cell, or None when absent or unreadable."""
+    """The arrays of a finished cell, or None when absent, unreadable or incomplete."""
     try:
         with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError):
+            arrays = {k: z[k] for k in z.files}
+        json.loads(str(arrays["info"]))
+    except (OSError, ValueError, EOFError, KeyError, RuntimeError, zipfile.BadZipFile):
         return None
+    n = len(arrays.get("adv_correct", ()))
+    if any(k not in arrays or len(arrays[k]) != n for k in PER_SAMPLE):
+        return None
+    return arrays

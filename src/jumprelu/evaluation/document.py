@@ -13,7 +13,7 @@ from torch import nn
 from jumprelu.attacks import make_attack
 from jumprelu.datasets.core import Split
 from jumprelu.errors import ConfigError
-from jumprelu.evaluation.cells import PER_SAMPLE, cell_path, load_cell
+from jumprelu.evaluation.cells import PER_SAMPLE, load_cell
 from jumprelu.evaluation.clean import predict
 from jumprelu.evaluation.config import (
     EXHAUSTIVE_SUITES,
@@ -21,8 +21,6 @@ from jumprelu.evaluation.config import (
     EvalConfig,
     attack_settings,
     budgets,
-    split_unit,
-    units,
 )
 from jumprelu.evaluation.jump_grid import (
     apply_point,
@@ -32,6 +30,7 @@ from jumprelu.evaluation.jump_grid import (
     point_value,
 )
 from jumprelu.evaluation.metrics import robust_accuracy_curve, robust_within_budget, summarize
+from jumprelu.evaluation.plan import Cell
 from jumprelu.evaluation.results import (
     SCHEMA,
     SCHEMA_VERSION,
@@ -40,34 +39,48 @@ from jumprelu.evaluation.results import (
     write_results,
 )
 from jumprelu.evaluation.suite import suite_plan
-from jumprelu.evaluation.threats import N_EXAMPLES, attack_space
+from jumprelu.evaluation.threats import N_EXAMPLES as N_SHOWN
+from jumprelu.evaluation.threats import attack_space
 from jumprelu.models.normalize import mean_std_of
 
 __all__ = ["assemble"]
 
 
 def assemble(
-    config: EvalConfig, jm: nn.Module, data: Split, out: Path, extra: dict[str, Any], write: bool
+    config: EvalConfig,
+    jm: nn.Module,
+    data: Split,
+    out: Path,
+    cells: list[Cell],
+    extra: dict[str, Any],
+    write: bool,
 ) -> dict[str, Any]:
-    """Build (and with ``write``, save) the results document from the cells under ``out``.
+    """Build (and with ``write``, save) the results document from the files under ``out``.
 
     Args:
         config: the evaluation config.
         jm: the retrofitted model (its jump is changed).
         data: the evaluated examples.
-        out: run directory holding every cell.
+        out: run directory holding every run's file.
+        cells: the grid's cells (``plan.plan``), each read from its run's file.
         extra: additional provenance.
-        write: write ``results.json`` and ``results.csv``.
+        write: write ``results.json``, ``examples.npz`` and ``results.csv``.
 
     Returns:
-        The document (schema in docs/results-schema.md).
+        The document (schema in docs/results-schema.md); its example images are in
+        ``examples.npz`` (``load_results`` puts them back in).
     """
-    clean, cells, ensemble = [], [], []
+    clean: list[dict[str, Any]] = []
+    docs: list[dict[str, Any]] = []
+    ensemble: list[dict[str, Any]] = []
     std = mean_std_of(jm)  # the model's own Normalize layer, as the attacks used
-    shown = data.x[:N_EXAMPLES]
+    shown = data.x[:N_SHOWN]
+    pictures: dict[str, np.ndarray] = {"clean": shown.numpy()}
+    settings = {name: _settings(config, name, std) for name in {c.run.attack for c in cells}}
+    files: dict[Path, dict[str, Any]] = {}
     for point in config.jumps:
         apply_point(jm, point)
-        jump, level = point_value(point), point_level(point)
+        jump = point_value(point)
         mapped = {"jump_map": dict(point)} if isinstance(point, dict) else {}
         correct = predict(jm, data.x, batch_size=config.batch_size) == data.y
         target, _ = attack_space(jm, shown, config.protocol)
@@ -77,20 +90,22 @@ def assemble(
                 **mapped,
                 "accuracy": float(correct.float().mean()),
                 "n": len(data),
-                "correct": correct,
                 "examples_pred": predict(jm, shown).tolist(),
             }
         )
         all_ok, names = correct.clone(), []
         seen: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {"linf": [], "l2": []}
-        for threat, name in units(config):
-            c = load_cell(cell_path(out, threat, name, point))
+        for cell in (c for c in cells if c.point is point):
+            path = cell.file(out)
+            c = files.get(path) or load_cell(path)
             if c is None:
-                raise ConfigError(
-                    f"cell {threat}/{name}/{point_label(point)} is missing from {out}"
-                )
+                label = f"{cell.threat}/{cell.unit}/{point_label(point)}"
+                raise ConfigError(f"cell {label} is missing from {out}")
+            files[path] = c
             t = {k: torch.from_numpy(c[k]) for k in PER_SAMPLE}
             info = json.loads(str(c["info"]))
+            if cell.threat == "gray":
+                info["checks"] = {}  # the re-runs belong to the white-box cell of the same run
             adv_ok = t["adv_correct"] & correct
             metrics = summarize(
                 clean_correct=correct,
@@ -103,31 +118,34 @@ def assemble(
                 grad_evals=info["grad_evals"],
                 seconds=info["seconds"],
             )
-            attack_name, _ = split_unit(name)
-            settings, family = _settings(config, attack_name, std, level)
-            cell = {
-                "threat": threat,
-                "attack": name,
+            cell_settings, family = settings[cell.run.attack]
+            if cell.run.gradient == "suite":
+                cell_settings = {**cell_settings, "stages": suite_stages(config, cell)}
+            adv_shown = torch.from_numpy(c["examples"][:N_SHOWN])
+            pictures[f"cell{len(docs)}"] = adv_shown.numpy()
+            entry = {
+                "threat": cell.threat,
+                "attack": cell.unit,
                 "jump": jump,
                 **mapped,
-                "settings": settings,
+                "run": cell.run.key,
+                "settings": cell_settings,
                 "family": family,
                 "metrics": metrics.to_dict(),
                 "indicators": _indicators(c, correct, adv_ok),
                 **{k: info[k] for k in ("stages", "checks") if info.get(k)},
-                "examples": c["examples"].tolist(),
-                "examples_pred": predict(target, torch.from_numpy(c["examples"])).tolist(),
+                "examples_pred": predict(target, adv_shown).tolist(),
             }
-            if cell["family"] == "minimal":
-                norm = "linf" if attack_name.endswith("linf") else "l2"
+            if family == "minimal":
+                norm = "linf" if cell.run.attack.endswith("linf") else "l2"
                 grid = np.quantile(t[norm].numpy(), np.linspace(0, 1, 11)).tolist()
-                cell["curve"] = {
+                entry["curve"] = {
                     "norm": norm,
                     "points": robust_accuracy_curve(t[norm], correct, adv_ok, sorted(set(grid))),
                 }
-            cells.append(cell)
+            docs.append(entry)
             all_ok &= adv_ok
-            names.append(f"{threat}/{name}")
+            names.append(f"{cell.threat}/{cell.unit}")
             for norm, runs in seen.items():
                 runs.append((adv_ok, t[norm]))
         ensemble.append(
@@ -155,35 +173,46 @@ def assemble(
             "data_sha256": tensor_sha256(data.x, data.y),
             **extra,
         },
-        "conventions": {
-            "adv_accuracy": "fraction of all n points classified correctly on the attack's "
-            "output (a point misclassified without attack counts as wrong)",
-            "rho_all": "mean over all n points of ||x_adv - x||_p / ||x||_p, unchanged points "
-            "count as 0 (the paper's rho)",
-            "rho_success": "the same mean over originally correct points the attack fooled "
-            "(ART/torchattacks convention)",
-            "space": "normalised inputs" if config.protocol == "paper" else "[0,1] pixels",
-        },
-        "clean": [{k: v for k, v in c.items() if k != "correct"} for c in clean],
+        "conventions": CONVENTIONS
+        | {"space": "normalised inputs" if config.protocol == "paper" else "[0,1] pixels"},
+        "clean": clean,
         "examples": _examples(jm, data),
-        "cells": cells,
+        "cells": docs,
         "ensemble": ensemble,
     }
     doc["flags"] = grid_flags(doc, jump0_matches=extra.get("jump0_bitwise", True))
     if write:
-        write_results(out, doc)
+        write_results(out, doc, pictures)
     return doc
 
 
-def _settings(config: EvalConfig, name: str, std: float, jump: float) -> tuple[dict[str, Any], str]:
-    """A cell's settings and family (a suite's: its budget, stages and surrogates)."""
+#: How the document's numbers are computed.
+CONVENTIONS = {
+    "adv_accuracy": "fraction of all n points classified correctly on the attack's "
+    "output (a point misclassified without attack counts as wrong)",
+    "rho_all": "mean over all n points of ||x_adv - x||_p / ||x||_p, unchanged points "
+    "count as 0 (the paper's rho)",
+    "rho_success": "the same mean over originally correct points the attack fooled "
+    "(ART/torchattacks convention)",
+    "examples": "the first images and each cell's adversarial versions (attack space, "
+    "float16) are in examples.npz beside results.json",
+}
+
+
+def suite_stages(config: EvalConfig, cell: Cell) -> list[str]:
+    """The stages a suite cell ran (``ATTACK@SURROGATE``), which depend on its jump."""
+    norm = cell.run.attack.removeprefix("suite-")
+    plan = suite_plan(norm, config.suite_surrogates(), point_level(cell.point))
+    return [f"{a}@{s}" if s else a for a, s in plan]
+
+
+def _settings(config: EvalConfig, name: str, std: float) -> tuple[dict[str, Any], str]:
+    """An attack's (or suite's) settings and family; a suite's stages are added per cell."""
     if name.startswith("suite-"):
         norm = name.removeprefix("suite-")
-        surrogates = config.suite_surrogates()
         return {
             "eps": budgets(config, std=std)[norm][1],
             "norm": norm,
-            "stages": [f"{a}@{s}" if s else a for a, s in suite_plan(norm, surrogates, jump)],
             "surrogate_selection": config.suite not in EXHAUSTIVE_SUITES,
             "stage_settings": {a: attack_settings(a, config, std=std) for a in SUITE_STAGES[norm]},
         }, "fixed-budget"
@@ -207,8 +236,7 @@ def _examples(model: nn.Module, data: Split) -> dict[str, Any]:
     """The clean inputs behind every cell's ``examples``, with what maps them to pixels."""
     mean, std = getattr(model, "mean", data.info.mean), getattr(model, "std", data.info.std)
     return {
-        "x": data.x[:N_EXAMPLES].tolist(),
-        "labels": data.y[:N_EXAMPLES].tolist(),
+        "labels": data.y[:N_SHOWN].tolist(),
         "mean": [float(v) for v in mean],
         "std": [float(v) for v in std],
     }

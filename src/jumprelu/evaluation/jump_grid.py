@@ -164,10 +164,15 @@ def canonical(mapping: Mapping[str, float]) -> str:
 
 
 def point_label(point: Point | Mapping[str, float]) -> str:
-    """``"0.5"`` for a jump, ``"layers-<sha8>"`` for a mapping (cell-file key and display)."""
+    """``"0.5"`` for a jump, ``"layers-<sha8>"`` for a mapping (cell-file key and display).
+
+    A jump's label is exact: ``%g`` when that reads back as the same float, else the shortest
+    decimal that does (``0.5000001``), so two jumps never share a label or a cell file.
+    """
     if isinstance(point, Mapping):
         return MAP_PREFIX + hashlib.sha256(canonical(point).encode()).hexdigest()[:8]
-    return f"{point:g}"
+    short = f"{point:g}"
+    return short if float(short) == point else repr(float(point))
 
 
 def point_value(point: Point) -> float | str:

@@ -16,7 +16,6 @@ from typing import Any
 import torch
 
 __all__ = [
-    "METRIC_ALIASES",
     "Metrics",
     "robust_accuracy_curve",
     "robust_within_budget",
@@ -69,25 +68,8 @@ class Metrics:
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict, with the long names of the results schema as aliases.
-
-        ``rho_l2_mean``/``rho_linf_mean`` equal ``rho2_all``/``rhoinf_all`` (the paper's
-        all-points mean) and ``rho_l2_mean_successful``/``rho_linf_mean_successful`` equal
-        ``rho2_success``/``rhoinf_success``.
-        """
-        d = asdict(self)
-        for alias, key in METRIC_ALIASES.items():
-            d[alias] = d[key]
-        return d
-
-
-#: Long metric names (results schema) and the short field each repeats.
-METRIC_ALIASES = {
-    "rho_l2_mean": "rho2_all",
-    "rho_linf_mean": "rhoinf_all",
-    "rho_l2_mean_successful": "rho2_success",
-    "rho_linf_mean_successful": "rhoinf_success",
-}
+        """A JSON-serialisable dict."""
+        return asdict(self)
 
 
 def summarize(

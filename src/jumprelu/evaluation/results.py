@@ -12,6 +12,7 @@ import io
 import json
 import platform
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,11 @@ __all__ = [
 ]
 
 SCHEMA = "jumprelu.results"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Example images beside results.json: ``clean`` (first images) and ``cellI`` (cell I's).
+EXAMPLES_FILE = "examples.npz"
+#: Metric names that version 1 repeated under a second name (dropped on migration).
+V1_ALIASES = ("rho_l2_mean", "rho_linf_mean", "rho_l2_mean_successful", "rho_linf_mean_successful")
 CSV_COLUMNS = (
     "protocol",
     "threat",
@@ -99,13 +104,28 @@ def write_json(path: Path, document: dict[str, Any]) -> None:
     atomic_write(path, lambda tmp: _write_text(tmp, text))
 
 
-def write_results(out_dir: Path, document: dict[str, Any]) -> None:
-    """Write ``results.json`` and ``results.csv`` (one row per cell) atomically.
+def write_results(
+    out_dir: Path, document: dict[str, Any], examples: dict[str, np.ndarray] | None = None
+) -> None:
+    """Write ``results.json``, ``examples.npz`` and ``results.csv`` (one row per cell) atomically.
+
+    Args:
+        out_dir: the run directory.
+        document: the results document (no images in it).
+        examples: images for the report, stored as float16: ``clean`` and ``cellI`` per cell.
 
     A run with per-layer jump mappings gets one more column, ``jump_map``: the mapping as
     compact JSON in those rows (their ``jump`` holds its label ``layers-<sha8>``), empty
     elsewhere.
     """
+    if examples is not None:
+        arrays: dict[str, Any] = {k: v.astype(np.float16) for k, v in examples.items()}
+
+        def save(tmp: str) -> None:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **arrays)
+
+        atomic_write(out_dir / EXAMPLES_FILE, save)
     write_json(out_dir / "results.json", document)
     buf = io.StringIO()
     mapped = any("jump_map" in cell for cell in document["cells"])
@@ -147,9 +167,39 @@ def load_results(path: str | Path) -> dict[str, Any]:
         raise JumpReLUError(f"{p} is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         raise JumpReLUError(f"{p} is not a jumprelu results document")
-    if doc.get("schema_version") != SCHEMA_VERSION:
+    version = doc.get("schema_version")
+    if version == 1:
+        return _migrate_v1(doc)
+    if version != SCHEMA_VERSION:
         raise JumpReLUError(
-            f"{p} has results schema version {doc.get('schema_version')!r}; "
-            f"this jumprelu reads version {SCHEMA_VERSION}"
+            f"{p} has results schema version {version!r}; this jumprelu reads versions 1 and "
+            f"{SCHEMA_VERSION}: run the same `jumprelu evaluate` command again to regenerate it"
         )
+    _read_examples(doc, p.parent / EXAMPLES_FILE)
+    return doc
+
+
+def _read_examples(doc: dict[str, Any], path: Path) -> None:
+    """Put the images of ``examples.npz`` back into the document (absent file: none)."""
+    if not path.is_file():
+        return
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k].astype(np.float32) for k in z.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise JumpReLUError(f"{path} is unreadable ({exc}); run the evaluation again") from exc
+    if "clean" in arrays and isinstance(doc.get("examples"), dict):
+        doc["examples"]["x"] = arrays["clean"].tolist()
+    for i, cell in enumerate(doc.get("cells") or []):
+        if isinstance(cell, dict) and f"cell{i}" in arrays:
+            cell["examples"] = arrays[f"cell{i}"].tolist()
+
+
+def _migrate_v1(doc: dict[str, Any]) -> dict[str, Any]:
+    """A version-1 document in version 2's shape (its images were inline; aliases dropped)."""
+    for cell in doc.get("cells") or []:
+        if isinstance(cell, dict) and isinstance(cell.get("metrics"), dict):
+            for alias in V1_ALIASES:
+                cell["metrics"].pop(alias, None)
+    doc["schema_version"] = SCHEMA_VERSION
     return doc

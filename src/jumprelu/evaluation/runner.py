@@ -1,9 +1,11 @@
 """Robustness evaluation over a grid of jumps x attacks x threat models.
 
-Each (threat, attack, jump) cell is computed on the whole evaluation split and saved at once
-(atomically) under ``OUT/cells/``, so an interrupted run (even ``kill -9``) resumes without
-recomputing finished cells. Under ``torch.distributed`` (``torchrun``), the (threat, attack)
-units are shared out across processes; every cell is computed exactly as in a single process,
+The grid's cells are first mapped to the distinct computations behind them (``plan``): jump 0
+is one model for every threat, attacked once per (attack, surrogate); gray-box inputs are that
+run's, only evaluated at the other jumps. Each run is computed on the whole evaluation split
+and saved at once (atomically) under ``OUT/cells/``, so an interrupted run (even ``kill -9``)
+resumes without recomputing finished ones. Under ``torch.distributed`` (``torchrun``), the
+attacks are shared out across processes; every run is computed exactly as in a single process,
 so the results are identical. ``OUT/results.json`` (schema in docs/results-schema.md) and
 ``OUT/results.csv`` are written at the end.
 """
@@ -19,11 +21,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from jumprelu._util import NULL_PROGRESS, Progress
+from jumprelu._util import NULL_PROGRESS, Progress, fast_layout, resolve_device
 from jumprelu.attacks import make_attack
 from jumprelu.datasets.core import Split
 from jumprelu.errors import ConfigError
-from jumprelu.evaluation.cells import cell_path, load_cell, save_cell
+from jumprelu.evaluation.cells import load_cell, save_cell
 from jumprelu.evaluation.clean import predict
 from jumprelu.evaluation.config import (
     DEFAULT_EPS,
@@ -33,17 +35,16 @@ from jumprelu.evaluation.config import (
     EvalConfig,
     attack_settings,
     budgets,
-    split_unit,
-    units,
 )
 from jumprelu.evaluation.document import assemble
 from jumprelu.evaluation.indicators import cell_checks
-from jumprelu.evaluation.jump_grid import Point, apply_point, check_sites, point_label, point_level
+from jumprelu.evaluation.jump_grid import apply_point, check_sites, point_label, point_level
+from jumprelu.evaluation.plan import EXACT, Cell, Run, plan, runs_of
 from jumprelu.evaluation.results import write_json
 from jumprelu.evaluation.suite import run_suite
 from jumprelu.evaluation.threats import Outcome, attack_space, run_attack
 from jumprelu.models.normalize import mean_std_of
-from jumprelu.retrofit import jump_sites, retrofit, set_jump
+from jumprelu.retrofit import jump_sites, retrofit
 
 __all__ = ["DEFAULT_EPS", "PAPER_STEPS", "EvalConfig", "attack_settings", "evaluate"]
 
@@ -80,169 +81,212 @@ def evaluate(
     progress: Progress = NULL_PROGRESS,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Run the grid, resuming finished cells, and write the results.
+    """Run the grid, resuming finished runs, and write the results.
 
     Args:
         config: what to run.
         model: the trained ReLU model taking [0, 1] images (not modified).
-        data: the evaluation examples (``config.n`` applied by the caller).
+        data: the evaluation examples (the first ``config.n`` are evaluated).
         out_dir: run directory (created; refused when it holds another config's results).
-        progress: told about every cell and batch (progress bars; see ``progress.py``).
+        progress: told about every run and batch (progress bars; see ``_util.Progress``).
         extra: additional provenance (checkpoint hash, tuning, ...).
 
     Returns:
         The results document (also written to ``out_dir/results.json``).
+
+    Raises:
+        ConfigError: an invalid config, data that does not fit the model, or a run directory
+            holding another configuration (before anything is written).
     """
     config.validate()
     out, (rank, world) = Path(out_dir), _dist()
-    dev = torch.device(config.device)
+    dev = resolve_device(config.device)
+    data = check_data(model, data, config.n, dev)
     base = model.to(dev).eval()
-    jm = retrofit(base, 0.0)
-    check_sites(config.jumps, jump_sites(jm))  # before anything is written
-    if rank == 0:
-        _prepare_out(out, config)
-    if world > 1:
-        torch.distributed.barrier()
+    jm = retrofit(base, 0.0)  # a copy
+    check_sites(config.jumps, jump_sites(jm))
     with torch.no_grad():
         probe = data.x[: config.batch_size].to(dev)
         jump0_ok = bool(torch.equal(jm(probe), base(probe)))
+    jm, _ = fast_layout(jm, probe)
+    if rank == 0:
+        _prepare_out(out, config)  # nothing is written before everything is validated
+    if world > 1:
+        torch.distributed.barrier()
     std = mean_std_of(jm)  # the model's own Normalize layer, never the dataset's statistics
-    x, y = data.x, data.y
-    mine = [u for i, u in enumerate(units(config)) if i % world == rank]
-    cells = [cell_path(out, t, a, j) for t, a in mine for j in config.jumps]
-    progress.plan(len(cells), done=sum(load_cell(c) is not None for c in cells))
-    for threat, name in mine:
-        _run_unit(config, threat, name, jm, x, y, std, out, progress)
+    cells = plan(config)
+    groups: dict[str, list[Cell]] = {}
+    for c in cells:
+        groups.setdefault(c.run.attack, []).append(c)
+    mine = [g for i, g in enumerate(groups.values()) if i % world == rank]
+    files = {c.file(out) for g in mine for c in g}
+    progress.plan(len(files), done=sum(load_cell(f) is not None for f in files))
+    target, xs = attack_space(jm, data.x, config.protocol)
+    work = _Work(config, jm, target, xs, data.y, std, out, progress)
+    for group in mine:
+        work.group(group)
     if world > 1:
         torch.distributed.barrier()
     extra = {**(extra or {}), "jump0_bitwise": jump0_ok}
-    return assemble(config, jm, data, out, extra, write=rank == 0)
+    return assemble(config, jm, data, out, cells, extra, write=rank == 0)
 
 
-def _run_unit(
-    config: EvalConfig,
-    threat: str,
-    name: str,
-    jm: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    std: float,
-    out: Path,
-    progress: Progress,
-) -> None:
-    todo = [j for j in config.jumps if load_cell(cell_path(out, threat, name, j)) is None]
-    if not todo:
-        return
-    target, xs = attack_space(jm, x, config.protocol)
-    noise = (config.noise_sigma, config.noise_samples, config.seed)
-    if name.startswith("suite-"):
-        for jump in todo:
-            apply_point(jm, jump)
-            outcome = _run_suite(
-                config, name.removeprefix("suite-"), target, xs, y, std, point_level(jump)
-            )
-            _save(config, out, threat, name, jump, outcome, progress)
-        return
-    attack_name, gradient = split_unit(name)
-    settings = attack_settings(attack_name, config, std=std)
-    attack = make_attack(attack_name, **settings)
-    crafted: Outcome | None = None
-    if threat == "gray":
-        set_jump(jm, 0.0)
-        progress.start(f"{threat}/{name} crafting at jump 0", len(xs))
-        crafted = run_attack(
-            attack, target, xs, y, batch_size=config.batch_size, on_batch=progress.advance
+def check_data(model: nn.Module, data: Split, n: int | None, dev: torch.device) -> Split:
+    """The first ``n`` examples of ``data``, checked against the model before any work.
+
+    Raises:
+        ConfigError: no examples, NaN or out-of-range pixels, labels of the wrong shape or
+            outside the model's classes, or images the model cannot take.
+    """
+    if n is not None and n > len(data):
+        raise ConfigError(f"n={n} is larger than the {len(data)} examples given")
+    if n is not None:
+        data = data.take(n)
+    x, y = data.x, data.y
+    if len(x) == 0:
+        raise ConfigError("no examples to evaluate")
+    if not x.dtype.is_floating_point or not torch.isfinite(x).all():
+        raise ConfigError("images must be finite floating-point values")
+    if float(x.min()) < 0 or float(x.max()) > 1:
+        raise ConfigError(
+            f"images must lie in [0, 1], got [{float(x.min()):g}, {float(x.max()):g}]"
         )
-    for jump in todo:
-        apply_point(jm, jump)
-        if crafted is not None:
-            adv_ok = predict(target, crafted.x_adv, batch_size=config.batch_size) == y
-            outcome = dataclasses.replace(crafted, adv_correct=adv_ok)
-        else:
-            progress.start(f"{threat}/{name} jump {point_label(jump)}", len(xs))
-            outcome = run_attack(
-                attack,
-                target,
-                xs,
-                y,
-                batch_size=config.batch_size,
-                bpda=gradient,
-                noise=noise,
-                on_batch=progress.advance,
-            )
-            if config.check_n and attack.family == "fixed-budget":
-                outcome.checks = cell_checks(
-                    attack_name,
-                    settings,
-                    target,
-                    xs,
-                    y,
-                    outcome.adv_correct,
-                    surrogates=[gradient],
-                    check_n=config.check_n,
-                    batch_size=config.batch_size,
-                    noise=noise,
+    if y.shape != (len(x),) or y.dtype.is_floating_point:
+        raise ConfigError(f"labels must be {len(x)} integers, got {tuple(y.shape)} {y.dtype}")
+    try:
+        with torch.no_grad():
+            logits = model.to(dev).eval()(x[:2].to(dev))
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        shape = tuple(x.shape[1:])
+        raise ConfigError(f"images of shape {shape} do not fit the model: {first}") from None
+    k = logits.shape[-1] if logits.dim() == 2 else -1
+    if k < 2 or logits.shape[0] != min(2, len(x)):
+        raise ConfigError(f"the model's output must be (N, classes), got {tuple(logits.shape)}")
+    if int(y.min()) < 0 or int(y.max()) >= k:
+        raise ConfigError(f"labels must lie in [0, {k - 1}], got [{int(y.min())}, {int(y.max())}]")
+    return data
+
+
+class _Work:
+    """Computes the runs of one attack's cells, each once, and saves every cell file."""
+
+    def __init__(
+        self,
+        config: EvalConfig,
+        jm: nn.Module,
+        target: nn.Module,
+        xs: torch.Tensor,
+        y: torch.Tensor,
+        std: float,
+        out: Path,
+        progress: Progress,
+    ) -> None:
+        self.config, self.jm, self.target, self.xs, self.y = config, jm, target, xs, y
+        self.std, self.out, self.progress = std, out, progress
+        self.noise = (config.noise_sigma, config.noise_samples, config.seed)
+
+    def group(self, cells: list[Cell]) -> None:
+        """Compute what ``cells`` (one attack's) still miss: each run once, then transfers."""
+        pending = [c for c in cells if load_cell(c.file(self.out)) is None]
+        if not pending:
+            return
+        crafted: dict[Run, Outcome] = {}
+        for run in runs_of(pending):
+            outcome = self.compute(run)
+            mine = [c for c in pending if c.run == run]
+            if any(not c.transfer for c in mine):
+                self.save(next(c for c in mine if not c.transfer), outcome)
+            if any(c.transfer for c in mine):
+                crafted[run] = outcome
+        for c in pending:
+            if c.transfer:
+                apply_point(self.jm, c.point)
+                adv_ok = predict(
+                    self.target, crafted[c.run].x_adv, batch_size=self.config.batch_size
                 )
-        _save(config, out, threat, name, jump, outcome, progress)
+                self.save(
+                    c, dataclasses.replace(crafted[c.run], adv_correct=adv_ok == self.y, checks={})
+                )
 
-
-def _run_suite(
-    config: EvalConfig,
-    norm: str,
-    target: nn.Module,
-    xs: torch.Tensor,
-    y: torch.Tensor,
-    std: float,
-    jump: float,
-) -> Outcome:
-    """One suite cell: the cascade, then its indicators (re-runs of its first stage)."""
-    eps = budgets(config, std=std)[norm][1]
-    surrogates = config.suite_surrogates()
-    noise = (config.noise_sigma, config.noise_samples, config.seed)
-
-    def settings(name: str) -> dict[str, Any]:
-        return attack_settings(name, config, std=std)
-
-    outcome = run_suite(
-        norm,
-        target,
-        xs,
-        y,
-        eps=eps,
-        jump=jump,
-        surrogates=surrogates,
-        settings=settings,
-        batch_size=config.batch_size,
-        noise=noise,
-        select=config.suite not in EXHAUSTIVE_SUITES,
-    )
-    if config.check_n:
-        first = SUITE_STAGES[norm][0]
-        outcome.checks = cell_checks(
-            first,
-            {**settings(first), "eps": eps},
-            target,
-            xs,
-            y,
-            outcome.adv_correct,
-            surrogates=list(surrogates[:1] if jump == 0 else surrogates),
-            check_n=config.check_n,
+    def compute(self, run: Run) -> Outcome:
+        """One run on the whole split (its indicators of attack failure included)."""
+        config = self.config
+        apply_point(self.jm, run.point)
+        label = f"{run.attack} ({run.gradient}) jump {point_label(run.point)}"
+        self.progress.start(label, len(self.xs))
+        if run.gradient == "suite":
+            return self._suite(run.attack.removeprefix("suite-"), point_level(run.point))
+        settings = attack_settings(run.attack, config, std=self.std)
+        attack = make_attack(run.attack, **settings)
+        gradient = None if run.gradient == EXACT else run.gradient
+        outcome = run_attack(
+            attack,
+            self.target,
+            self.xs,
+            self.y,
             batch_size=config.batch_size,
-            noise=noise,
+            bpda=gradient,
+            noise=self.noise,
+            on_batch=self.progress.advance,
         )
-    return outcome
+        if config.check_n and attack.family == "fixed-budget":
+            outcome.checks = cell_checks(
+                run.attack,
+                settings,
+                self.target,
+                self.xs,
+                self.y,
+                outcome.adv_correct,
+                surrogates=[gradient],
+                check_n=config.check_n,
+                batch_size=config.batch_size,
+                noise=self.noise,
+            )
+        return outcome
 
+    def _suite(self, norm: str, jump: float) -> Outcome:
+        """One suite run: the cascade, then its indicators (re-runs of its first stage)."""
+        config = self.config
+        eps = budgets(config, std=self.std)[norm][1]
+        surrogates = config.suite_surrogates()
 
-def _save(
-    config: EvalConfig,
-    out: Path,
-    threat: str,
-    name: str,
-    jump: Point,
-    outcome: Outcome,
-    progress: Progress,
-) -> None:
-    save_cell(cell_path(out, threat, name, jump), outcome)
-    acc = float(outcome.adv_correct.float().mean())
-    log.info("%s %s jump %s: accuracy %.4f", threat, name, point_label(jump), acc)
-    progress.finish(f"{threat}/{name}/{point_label(jump)}")
+        def settings(name: str) -> dict[str, Any]:
+            return attack_settings(name, config, std=self.std)
+
+        outcome = run_suite(
+            norm,
+            self.target,
+            self.xs,
+            self.y,
+            eps=eps,
+            jump=jump,
+            surrogates=surrogates,
+            settings=settings,
+            batch_size=config.batch_size,
+            noise=self.noise,
+            select=config.suite not in EXHAUSTIVE_SUITES,
+        )
+        if config.check_n:
+            first = SUITE_STAGES[norm][0]
+            outcome.checks = cell_checks(
+                first,
+                {**settings(first), "eps": eps},
+                self.target,
+                self.xs,
+                self.y,
+                outcome.adv_correct,
+                surrogates=list(surrogates[:1] if jump == 0 else surrogates),
+                check_n=config.check_n,
+                batch_size=config.batch_size,
+                noise=self.noise,
+            )
+        return outcome
+
+    def save(self, cell: Cell, outcome: Outcome) -> None:
+        """Write ``cell``'s file (every cell of the same run reads it)."""
+        save_cell(cell.file(self.out), outcome)
+        acc = float(outcome.adv_correct.float().mean())
+        label = f"{cell.threat}/{cell.unit}/{point_label(cell.point)}"
+        log.info("%s: accuracy %.4f", label, acc)
+        self.progress.finish(label)

@@ -40,8 +40,8 @@ UNSTABLE_DRAWS, UNSTABLE_SCALE = 8, 0.01
 #: The incomplete-optimisation indicator: the best objective still rose by more than this
 #: share of its total rise during the last tenth of the iterations.
 IMPROVING_SHARE = 0.05
-#: Adversarial examples kept per cell for the report.
-N_EXAMPLES = 8
+#: Adversarial examples kept per cell for the report (what it shows).
+N_EXAMPLES = 6
 
 
 @dataclass
