@@ -108,6 +108,37 @@ def test_pgd_stays_in_ball_is_seeded_and_beats_the_clean_loss() -> None:
         assert F.cross_entropy(model(a), y) > F.cross_entropy(model(x), y)
 
 
+@pytest.mark.parametrize("units", ["normalized", "pixel"])
+def test_batches_lie_in_the_per_channel_ball_and_box_with_a_higher_loss(units: str) -> None:
+    model, _, _ = rgb_model()
+    x, y = batch(16)
+    eps = pixel_radius(model, 0.2, units, x.device)
+    gen = torch.Generator().manual_seed(4)
+    for method in ("fgsm", "pgd"):
+        mixed, k = adversarial_mix(model, x, y, method=method, ratio=1.0, eps=eps, steps=4, gen=gen)
+        assert k == 16 and bool(((mixed - x).abs() <= eps + 1e-6).all())
+        assert 0 <= float(mixed.min()) <= float(mixed.max()) <= 1
+        with torch.no_grad():
+            model.eval()
+            assert F.cross_entropy(model(mixed), y) > F.cross_entropy(model(x), y)
+            model.train()
+
+
+@pytest.mark.parametrize("random_start", [True, False])
+def test_pgd_draws_one_uniform_per_input_value_from_the_training_generator(
+    random_start: bool,
+) -> None:
+    """The training loop's generator advances as it always has: resumed runs stay identical."""
+    model, _, _ = rgb_model()
+    x, y = batch()
+    eps = pixel_radius(model, 0.1, "normalized", x.device)
+    gen, ref = torch.Generator().manual_seed(2), torch.Generator().manual_seed(2)
+    pgd_examples(model, x, y, eps, steps=2, step_size=eps / 2, random_start=random_start, gen=gen)
+    if random_start:
+        torch.rand(x.shape, generator=ref)
+    assert torch.equal(gen.get_state(), ref.get_state())
+
+
 def test_bad_adversarial_arguments() -> None:
     model, _, _ = rgb_model()
     x, y = batch()

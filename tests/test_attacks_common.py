@@ -143,7 +143,6 @@ def test_bad_input_refused_before_work(case: str) -> None:
     ("name", "settings", "match"),
     [
         ("nope", {}, "unknown attack"),
-        ("fgsm", {}, "needs eps"),
         ("fgsm", {"eps": 0.0}, "eps"),
         ("fgsm", {"eps": -1}, "eps"),
         ("pgd-linf", {"eps": float("nan")}, "eps"),

@@ -1,14 +1,15 @@
-"""Adversarial attacks, configured once and called with ``(model, x, y)``.
+"""Adversarial attacks, configured once and called with ``(model, x, y)`` and a budget.
 
-``ATTACKS`` maps the names used by the CLI and in results to constructors; ``make_attack``
+``ATTACKS`` maps the names used by the CLI and in results to a plain record of each attack
+(its class and fixed settings, norm, family and a one-line description); ``make_attack``
 builds one by name and ``describe_attacks`` lists them with their defaults.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from functools import partial
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from jumprelu.attacks.apgd import APGD
@@ -19,6 +20,7 @@ from jumprelu.attacks.fgsm import FGSM
 from jumprelu.attacks.fmn import FMN
 from jumprelu.attacks.ifgsm import IterativeFGSM
 from jumprelu.attacks.pgd import PGD
+from jumprelu.attacks.result import RunOutput
 from jumprelu.attacks.square import SquareAttack
 from jumprelu.attacks.trust_region import TrustRegion
 from jumprelu.errors import ConfigError
@@ -31,48 +33,118 @@ __all__ = [
     "PGD",
     "Attack",
     "AttackResult",
+    "AttackSpec",
     "Bounds",
     "CarliniWagnerL2",
     "DeepFool",
     "FixedBudgetAttack",
     "IterativeFGSM",
     "MinimalAttack",
+    "RunOutput",
     "SquareAttack",
     "TrustRegion",
     "describe_attacks",
     "make_attack",
 ]
 
-#: Attack names (as used by the CLI and in results) -> constructors.
-ATTACKS: dict[str, Callable[..., Attack]] = {
-    "fgsm": partial(FGSM, norm="linf"),
-    "ifgsm": IterativeFGSM,
-    "pgd-linf": partial(PGD, norm="linf"),
-    "pgd-l2": partial(PGD, norm="l2"),
-    "deepfool-linf": partial(DeepFool, norm="linf"),
-    "deepfool-l2": partial(DeepFool, norm="l2"),
-    "tr-linf": partial(TrustRegion, norm="linf"),
-    "tr-l2": partial(TrustRegion, norm="l2"),
-    "tr-adaptive-linf": partial(TrustRegion, norm="linf", adaptive=True),
-    "tr-adaptive-l2": partial(TrustRegion, norm="l2", adaptive=True),
-    "cw-l2": CarliniWagnerL2,
-    "square-linf": partial(SquareAttack, norm="linf"),
-    "square-l2": partial(SquareAttack, norm="l2"),
-    "apgd-ce-linf": partial(APGD, norm="linf", loss="ce", targeted=False),
-    "apgd-ce-l2": partial(APGD, norm="l2", loss="ce", targeted=False),
-    "apgd-dlr-linf": partial(APGD, norm="linf", loss="dlr", targeted=False),
-    "apgd-dlr-l2": partial(APGD, norm="l2", loss="dlr", targeted=False),
-    "apgd-t-linf": partial(APGD, norm="linf", loss="dlr", targeted=True),
-    "apgd-t-l2": partial(APGD, norm="l2", loss="dlr", targeted=True),
-    "fmn-linf": partial(FMN, norm="linf"),
-    "fmn-l2": partial(FMN, norm="l2"),
+
+@dataclass(frozen=True)
+class AttackSpec:
+    """One registered attack.
+
+    Attributes:
+        cls: the attack's class.
+        norm: the norm it perturbs in ("linf" or "l2").
+        family: "fixed-budget" (``eps`` is a budget), "minimal" (smallest perturbation; ``eps``
+            caps it) or "iterative" (no budget).
+        description: one line: what it is and its paper.
+        fixed: settings the name fixes (e.g. the norm); not accepted by ``make_attack``.
+    """
+
+    cls: type[Attack]
+    norm: str
+    family: str
+    description: str
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+
+    def __call__(self, **settings: Any) -> Attack:
+        """The factory: the attack with these settings (and the fixed ones), unchecked."""
+        return self.cls(**self.fixed, **settings)
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        """The factory's signature: the class's keyword settings but the fixed ones."""
+        sig = inspect.signature(self.cls, eval_str=True)
+        return sig.replace(parameters=[p for n, p in sig.parameters.items() if n not in self.fixed])
+
+
+def _spec(cls: type[Attack], norm: str, description: str, **fixed: Any) -> AttackSpec:
+    """The record of an attack whose name fixes its norm (and maybe other settings)."""
+    return AttackSpec(cls, norm, cls.family, description, {"norm": norm, **fixed})
+
+
+_MADRY = "Madry et al., ICLR 2018"
+_APGD = "Croce and Hein, ICML 2020"
+_TR = "Yao et al., CVPR 2019"
+_SQUARE = "Andriushchenko et al., ECCV 2020"
+_FMN = "Pintor et al., NeurIPS 2021"
+_DF = "Moosavi-Dezfooli et al., CVPR 2016"
+
+#: Attack names (as used by the CLI and in results) -> what they are.
+ATTACKS: dict[str, AttackSpec] = {
+    "fgsm": _spec(FGSM, "linf", "fast gradient sign method (Goodfellow et al., ICLR 2015)"),
+    "ifgsm": AttackSpec(
+        IterativeFGSM,
+        "linf",
+        IterativeFGSM.family,
+        "iterative FGSM with early stop, no eps-ball (Erichson et al., ICPRAM 2020)",
+    ),
+    "pgd-linf": _spec(PGD, "linf", f"projected gradient descent, L-inf ({_MADRY})"),
+    "pgd-l2": _spec(PGD, "l2", f"projected gradient descent, L2 ({_MADRY})"),
+    "deepfool-linf": _spec(DeepFool, "linf", f"DeepFool, L-inf ({_DF})"),
+    "deepfool-l2": _spec(DeepFool, "l2", f"DeepFool, L2 ({_DF})"),
+    "tr-linf": _spec(TrustRegion, "linf", f"trust region, fixed radius, L-inf ({_TR})"),
+    "tr-l2": _spec(TrustRegion, "l2", f"trust region, fixed radius, L2 ({_TR})"),
+    "tr-adaptive-linf": _spec(
+        TrustRegion, "linf", f"trust region, adaptive radius, L-inf ({_TR})", adaptive=True
+    ),
+    "tr-adaptive-l2": _spec(
+        TrustRegion, "l2", f"trust region, adaptive radius, L2 ({_TR})", adaptive=True
+    ),
+    "cw-l2": AttackSpec(
+        CarliniWagnerL2,
+        "l2",
+        CarliniWagnerL2.family,
+        "Carlini-Wagner L2 (Carlini and Wagner, S&P 2017)",
+    ),
+    "square-linf": _spec(SquareAttack, "linf", f"Square Attack, gradient-free, L-inf ({_SQUARE})"),
+    "square-l2": _spec(SquareAttack, "l2", f"Square Attack, gradient-free, L2 ({_SQUARE})"),
+    "apgd-ce-linf": _spec(
+        APGD, "linf", f"Auto-PGD, cross-entropy, L-inf ({_APGD})", loss="ce", targeted=False
+    ),
+    "apgd-ce-l2": _spec(
+        APGD, "l2", f"Auto-PGD, cross-entropy, L2 ({_APGD})", loss="ce", targeted=False
+    ),
+    "apgd-dlr-linf": _spec(
+        APGD, "linf", f"Auto-PGD, DLR loss, L-inf ({_APGD})", loss="dlr", targeted=False
+    ),
+    "apgd-dlr-l2": _spec(
+        APGD, "l2", f"Auto-PGD, DLR loss, L2 ({_APGD})", loss="dlr", targeted=False
+    ),
+    "apgd-t-linf": _spec(
+        APGD, "linf", f"Auto-PGD, targeted DLR, L-inf ({_APGD})", loss="dlr", targeted=True
+    ),
+    "apgd-t-l2": _spec(
+        APGD, "l2", f"Auto-PGD, targeted DLR, L2 ({_APGD})", loss="dlr", targeted=True
+    ),
+    "fmn-linf": _spec(FMN, "linf", f"fast minimum-norm, L-inf ({_FMN})"),
+    "fmn-l2": _spec(FMN, "l2", f"fast minimum-norm, L2 ({_FMN})"),
 }
 
 
-def _target(factory: Callable[..., Attack]) -> tuple[Callable[..., Attack], dict[str, Any]]:
-    if isinstance(factory, partial):
-        return factory.func, dict(factory.keywords)
-    return factory, {}
+def _settings(spec: AttackSpec) -> dict[str, inspect.Parameter]:
+    """The keyword settings ``make_attack`` accepts for ``spec``."""
+    return {p: v for p, v in inspect.signature(spec).parameters.items() if v.kind is v.KEYWORD_ONLY}
 
 
 def make_attack(name: str, **settings: Any) -> Attack:
@@ -88,44 +160,33 @@ def make_attack(name: str, **settings: Any) -> Attack:
     Raises:
         ConfigError: an unknown name, an unknown or missing setting, or an invalid value.
     """
-    factory = ATTACKS.get(name)
-    if factory is None:
+    spec = ATTACKS.get(name)
+    if spec is None:
         raise ConfigError(f"unknown attack {name!r}; known: {', '.join(ATTACKS)}")
-    cls, fixed = _target(factory)
-    params = inspect.signature(cls).parameters
-    unknown = sorted(set(settings) - set(params) | set(settings) & set(fixed))
+    allowed = _settings(spec)
+    unknown = sorted(set(settings) - set(allowed))
     if unknown:
-        allowed = [p for p in params if p not in fixed]
         raise ConfigError(
             f"attack {name!r} has no setting {', '.join(unknown)}; settings: {', '.join(allowed)}"
         )
-    missing = [
-        p
-        for p, v in params.items()
-        if v.default is inspect.Parameter.empty
-        and p not in settings
-        and p not in fixed
-        and v.kind is inspect.Parameter.KEYWORD_ONLY
-    ]
+    missing = [p for p, v in allowed.items() if v.default is v.empty and p not in settings]
     if missing:
         raise ConfigError(f"attack {name!r} needs {', '.join(missing)}")
-    return factory(**settings)
+    return spec(**settings)
 
 
 def describe_attacks() -> list[tuple[str, str, dict[str, Any]]]:
     """List every attack: ``(name, one-line description, default settings)``.
 
     Returns:
-        One tuple per registered name, in registry order; required settings show as None.
+        One tuple per registered name, in registry order; the description ends with the
+        family and norm; settings without a default (none today) show as None.
     """
-    rows = []
-    for name, factory in ATTACKS.items():
-        cls, fixed = _target(factory)
-        doc = (inspect.getdoc(cls) or "").splitlines()
-        defaults = {
-            p: (None if v.default is inspect.Parameter.empty else v.default)
-            for p, v in inspect.signature(cls).parameters.items()
-            if p not in fixed and v.kind is inspect.Parameter.KEYWORD_ONLY
-        }
-        rows.append((name, doc[0] if doc else name, defaults))
-    return rows
+    return [
+        (
+            name,
+            f"{spec.description}; {spec.family}, {spec.norm}",
+            {p: None if v.default is v.empty else v.default for p, v in _settings(spec).items()},
+        )
+        for name, spec in ATTACKS.items()
+    ]

@@ -21,15 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from jumprelu.attacks.base import (
-    Bounds,
-    FixedBudgetAttack,
-    RunOutput,
-    check_count,
-    check_positive,
-    project,
-)
-from jumprelu.attacks.grad import gradient_step, zero_gradient
+from jumprelu.attacks.base import FixedBudgetAttack, RunOutput
+from jumprelu.attacks.grad import gradient_step, margin_loss, zero_gradient
+from jumprelu.attacks.norms import Bounds, check_count, check_positive, clip_to_ball
 from jumprelu.attacks.rng import SampleRandom
 from jumprelu.errors import ConfigError
 
@@ -62,10 +56,9 @@ def dlr_loss(logits: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None)
     (z_pi1 - (z_pi3 + z_pi4) / 2), with z_pi the logits sorted in decreasing order.
     """
     top = logits.topk(3 if target is None else 4, dim=1).values
-    z_y = logits.gather(1, y[:, None]).squeeze(1)
     if target is None:
-        other = logits.scatter(1, y[:, None], float("-inf")).amax(1)
-        return -(z_y - other) / (top[:, 0] - top[:, 2] + 1e-12)
+        return margin_loss(logits, y) / (top[:, 0] - top[:, 2] + 1e-12)
+    z_y = logits.gather(1, y[:, None]).squeeze(1)
     z_t = logits.gather(1, target[:, None]).squeeze(1)
     return -(z_y - z_t) / (top[:, 0] - 0.5 * (top[:, 2] + top[:, 3]) + 1e-12)
 
@@ -130,7 +123,7 @@ class APGD(FixedBudgetAttack):
     exactly zero at a run's starting point cannot move and leaves that run.
 
     Args:
-        eps: the budget (> 0).
+        eps: the budget (> 0), or given at call.
         norm: "linf" or "l2".
         loss: "ce" (cross-entropy) or "dlr" (difference of logits ratio, needs >= 3 classes).
         targeted: APGD-T, the targeted DLR loss (needs ``loss="dlr"``, >= 4 classes; the
@@ -147,7 +140,7 @@ class APGD(FixedBudgetAttack):
     def __init__(
         self,
         *,
-        eps: float,
+        eps: float | None = None,
         norm: str = "linf",
         loss: str = "ce",
         targeted: bool = False,
@@ -296,7 +289,7 @@ class APGD(FixedBudgetAttack):
         book.leave(s, torch.ones_like(s.halved))
 
     def _project(self, x0: torch.Tensor, point: torch.Tensor, bounds: Bounds) -> torch.Tensor:
-        return bounds.clip(x0 + project(point - x0, self.eps, self.norm))
+        return clip_to_ball(x0, point, self.eps, self.norm, bounds)
 
     @staticmethod
     def _evaluated(s: _State, grad: torch.Tensor, logits: torch.Tensor, book: _Book) -> None:

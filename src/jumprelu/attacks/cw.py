@@ -11,26 +11,17 @@ adversarial point found; samples never fooled are returned unchanged.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
-from jumprelu.attacks.base import Bounds, MinimalAttack, RunOutput, check_count, check_positive
-from jumprelu.errors import ConfigError
+from jumprelu.attacks.base import MinimalAttack, RunOutput
+from jumprelu.attacks.grad import margin_loss
+from jumprelu.attacks.norms import Bounds, check_count, check_nonnegative, check_positive
 
 __all__ = ["CarliniWagnerL2"]
 
 _NO_UPPER = 1e10  # the upper bound of c before any success
 _BETAS = (0.9, 0.999)
-
-
-def _margin(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``Z_y - max_{k != y} Z_k`` per sample."""
-    true = logits.gather(1, y[:, None]).squeeze(1)
-    other = logits.scatter(1, y[:, None], float("-inf")).amax(1)
-    out: torch.Tensor = true - other
-    return out
 
 
 def _adam_step(
@@ -76,9 +67,7 @@ class CarliniWagnerL2(MinimalAttack):
         self.steps = check_count("steps", steps)
         self.binary_search_steps = check_count("binary_search_steps", binary_search_steps)
         self.initial_const = check_positive("initial_const", initial_const)
-        self.confidence = float(confidence)
-        if not (math.isfinite(self.confidence) and self.confidence >= 0):
-            raise ConfigError(f"confidence must be a finite number >= 0, got {confidence!r}")
+        self.confidence = check_nonnegative("confidence", confidence)
         self.lr = check_positive("lr", lr)
 
     def _run(
@@ -89,17 +78,8 @@ class CarliniWagnerL2(MinimalAttack):
         bounds: Bounds,
         index: torch.Tensor,
     ) -> RunOutput:
-        """Run the binary search over c with an Adam optimisation at each round.
-
-        Args:
-            model: the classifier (already in eval mode).
-            x: clean inputs (N, ...).
-            y: true labels (N,).
-            bounds: the box the tanh parametrisation maps onto.
-
-        Returns:
-            The smallest-L2 adversarial found per sample, or x where none was found.
-        """
+        """The binary search over c with an Adam optimisation at each round: the smallest-L2
+        adversarial found per sample, or x where none was found."""
         n, dev = len(x), x.device
         shape = (-1, *([1] * (x.dim() - 1)))
         low, width = bounds.low, bounds.high - bounds.low
@@ -123,7 +103,7 @@ class CarliniWagnerL2(MinimalAttack):
                 w.requires_grad_(True)
                 x_new = to_input(w)
                 logits = model(x_new)
-                margin = _margin(logits, y)
+                margin = -margin_loss(logits, y)  # Z_y - max_{k != y} Z_k
                 l2sq = (x_new - x).flatten(1).pow(2).sum(1)
                 hinge = const * (margin + self.confidence).clamp_min(0)
                 (g_hinge,) = torch.autograd.grad(hinge.sum(), w, retain_graph=True)

@@ -24,14 +24,21 @@ import math
 import torch
 from torch import nn
 
-from jumprelu.attacks.base import Bounds, MinimalAttack, RunOutput, check_count
+from jumprelu.attacks.base import MinimalAttack, RunOutput
 from jumprelu.attacks.grad import logit_gradients
-from jumprelu.errors import ConfigError
+from jumprelu.attacks.norms import (
+    Bounds,
+    check_count,
+    check_nonnegative,
+    check_optional_count,
+    per_sample,
+)
 
 __all__ = [
     "DeepFool",
     "candidate_classes",
     "closest_boundary",
+    "closest_class",
     "forward_graph",
     "linear_step",
     "still_correct",
@@ -42,19 +49,6 @@ STEP_EPS = 1e-4
 #: Samples per forward/backward pass on a CPU: cache-sized passes computed the LeNet's input
 #: gradients 1.7 times faster than passes over 1,000 images, with identical results.
 CPU_BATCH = 256
-
-
-def check_overshoot(overshoot: float) -> float:
-    """Validate an overshoot (a finite number >= 0)."""
-    v = float(overshoot)
-    if not math.isfinite(v) or v < 0:
-        raise ConfigError(f"overshoot must be a finite number >= 0, got {overshoot!r}")
-    return v
-
-
-def check_optional_count(name: str, value: int | None) -> int | None:
-    """Validate an optional integer setting (None or an int >= 1)."""
-    return None if value is None else check_count(name, value)
 
 
 def batch_for(batch_size: int | None, x: torch.Tensor) -> int:
@@ -116,6 +110,39 @@ def closest_boundary(
     return best_dist, best
 
 
+def closest_class(
+    logits: torch.Tensor,
+    x: torch.Tensor,
+    reference: torch.Tensor,
+    norm: str,
+    candidates: int | None,
+    exclude: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """The candidate class whose linearised boundary with ``reference`` is closest.
+
+    Args:
+        logits: ``model(x)`` (N, C), computed with ``x`` requiring grad.
+        x: the inputs (N, ...).
+        reference: (N,) the reference classes.
+        norm: "l2" or "linf".
+        candidates: how many classes to consider (see ``candidate_classes``).
+        exclude: optional (N,) class to replace by another candidate where one exists.
+
+    Returns:
+        ``(target, grad, distance, K)``: the class (N,), the gradient of
+        ``f_target - f_reference`` (N, ...), the distance (N,, ``inf`` when every gradient
+        difference is zero) and the number of gradients computed per sample.
+    """
+    classes = candidate_classes(logits, candidates)
+    if exclude is not None and classes.shape[1] > 1:  # replace it by another candidate
+        other = torch.where(classes[:, 0] == exclude, classes[:, 1], classes[:, 0])
+        classes = torch.where(classes == exclude[:, None], other[:, None], classes)
+    grads = logit_gradients(logits, x, classes, reference)
+    dist, best = closest_boundary(logits, grads, classes, reference, norm)
+    rows = torch.arange(len(x), device=x.device)
+    return classes[rows, best], grads[rows, best], dist, classes.shape[1]
+
+
 def linear_step(
     length: torch.Tensor, direction: torch.Tensor, norm: str, overshoot: float
 ) -> torch.Tensor:
@@ -124,7 +151,7 @@ def linear_step(
     L2: along ``direction / ||direction||_2``; L-infinity: along its sign. A zero direction
     gives a zero step (never NaN).
     """
-    size = ((length + STEP_EPS) * (1.0 + overshoot)).view(-1, *([1] * (direction.dim() - 1)))
+    size = per_sample((length + STEP_EPS) * (1.0 + overshoot), direction)
     if norm == "linf":
         return size * direction.sign()
     unit = direction.flatten(1).norm(p=2, dim=1).view_as(size)
@@ -164,7 +191,7 @@ class DeepFool(MinimalAttack):
         super().__init__(norm=norm, max_norm=max_norm, bounds=bounds)
         self.name = f"deepfool-{self.norm}"
         self.steps = check_count("steps", steps)
-        self.overshoot = check_overshoot(overshoot)
+        self.overshoot = check_nonnegative("overshoot", overshoot)
         self.candidates = check_optional_count("candidates", candidates)
         self.batch_size = check_optional_count("batch_size", batch_size)
 
@@ -172,15 +199,12 @@ class DeepFool(MinimalAttack):
         self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, bounds: Bounds
     ) -> tuple[torch.Tensor, torch.Tensor, int]:
         """One iteration for samples all still classified as ``y``: (x_new, zero_grad, K)."""
-        leaf, logits = forward_graph(model, x)
-        classes = candidate_classes(logits, self.candidates)
-        grads = logit_gradients(logits, leaf, classes, y)  # y is the top prediction here
-        dist, best = closest_boundary(logits, grads, classes, y, self.norm)
+        leaf, logits = forward_graph(model, x)  # y is the top prediction here
+        _, direction, dist, k = closest_class(logits, leaf, y, self.norm, self.candidates)
         dead = torch.isinf(dist)
-        direction = grads[torch.arange(len(x), device=x.device), best]
         step = linear_step(dist.masked_fill(dead, 0.0), direction, self.norm, self.overshoot)
-        x_new = torch.where(dead.view(-1, *([1] * (x.dim() - 1))), x, bounds.clip(x + step))
-        return x_new, dead, classes.shape[1]
+        x_new = torch.where(per_sample(dead, x), x, bounds.clip(x + step))
+        return x_new, dead, k
 
     def _run(
         self,

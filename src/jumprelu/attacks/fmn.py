@@ -49,15 +49,16 @@ import math
 import torch
 from torch import nn
 
-from jumprelu.attacks.base import (
+from jumprelu.attacks.base import MinimalAttack, RunOutput
+from jumprelu.attacks.grad import free_gradient, margin_loss, zero_gradient
+from jumprelu.attacks.norms import (
     Bounds,
-    MinimalAttack,
-    RunOutput,
     check_count,
     check_positive,
     lp_norm,
+    per_sample,
+    project,
 )
-from jumprelu.attacks.grad import zero_gradient
 from jumprelu.errors import ConfigError
 
 __all__ = ["FMN", "margin_loss"]
@@ -67,14 +68,6 @@ DEFAULT_ALPHA = {"l2": 1.0, "linf": 1.0}
 #: The final step size is the initial one divided by this (the reference codes' default).
 ALPHA_DECAY = 100.0
 _DUAL = {"l2": 2.0, "linf": 1.0}
-
-
-def margin_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``max_{k != y} z_k - z_y`` per sample: positive exactly when a wrong class wins."""
-    true = logits.gather(1, y[:, None]).squeeze(1)
-    other = logits.scatter(1, y[:, None], float("-inf")).amax(1)
-    out: torch.Tensor = other - true
-    return out
 
 
 def _check_gamma(name: str, value: float) -> float:
@@ -89,25 +82,11 @@ def _cosine(i: int, steps: int, start: float, end: float) -> float:
     return end + (start - end) * (1 + math.cos(math.pi * i / steps)) / 2
 
 
-def _per_sample(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return t.view(-1, *([1] * (like.dim() - 1)))
-
-
-def project_ball(delta: torch.Tensor, eps: torch.Tensor, norm: str) -> torch.Tensor:
-    """Project each ``delta[n]`` onto the ``norm`` ball of radius ``eps[n]``."""
-    e = _per_sample(eps, delta)
-    if norm == "linf":
-        return torch.maximum(torch.minimum(delta, e), -e)
-    size = _per_sample(lp_norm(delta, "l2").clamp_min(1e-12), delta)
-    out: torch.Tensor = delta * (e / size).clamp(max=1.0)
-    return out
-
-
 def shrink(delta: torch.Tensor, t: torch.Tensor, norm: str) -> torch.Tensor:
     """The point at fraction ``t[n]`` of the segment from 0 to ``delta[n]`` in ``norm``."""
     if norm == "linf":
-        return project_ball(delta, lp_norm(delta, "linf") * t, "linf")
-    out: torch.Tensor = delta * _per_sample(t, delta)
+        return project(delta, per_sample(lp_norm(delta, "linf") * t, delta), "linf")
+    out: torch.Tensor = delta * per_sample(t, delta)
     return out
 
 
@@ -220,9 +199,7 @@ class FMN(MinimalAttack):
                 size = record(act, point, adv)
                 zero = zero_gradient(grad)
                 if not self.paper_exact:  # only the directions the box allows
-                    grad = grad * ~(
-                        ((point >= bounds.high) & (grad > 0)) | ((point <= bounds.low) & (grad < 0))
-                    )
+                    grad = free_gradient(grad, point, bounds)
                 dual = grad.flatten(1).norm(p=_DUAL[norm], dim=1)
                 dist = loss.abs() / dual.clamp_min(1e-12)
                 grow = size * (1 + gamma)
@@ -236,7 +213,7 @@ class FMN(MinimalAttack):
                     ),
                 )
                 eps[act] = e = torch.minimum(e, worst[act])
-                unit = grad / _per_sample(lp_norm(grad, "l2").clamp_min(1e-12), grad)
+                unit = grad / per_sample(lp_norm(grad, "l2").clamp_min(1e-12), grad)
                 step = self._project(delta[act] + alpha * unit, e)
                 delta[act] = bounds.clip(x0[act] + step) - x0[act]
                 rows = live[act]
@@ -267,7 +244,7 @@ class FMN(MinimalAttack):
 
     def _project(self, delta: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
         """Project each ``delta[n]`` onto the ball of radius ``eps[n]`` (a hook for variants)."""
-        return project_ball(delta, eps, self.norm)
+        return project(delta, per_sample(eps, delta), self.norm)
 
     def _bisect(
         self,
@@ -289,4 +266,4 @@ class FMN(MinimalAttack):
             high = torch.where(is_adv, mid, high)
             low = torch.where(is_adv, low, mid)
         out = bounds.clip(x0 + shrink(delta, high, self.norm))
-        return torch.where(_per_sample(high < 1, adv), out, adv)
+        return torch.where(per_sample(high < 1, adv), out, adv)

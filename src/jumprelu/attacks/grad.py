@@ -6,14 +6,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from jumprelu.attacks.norms import Bounds, Budget, per_sample
 from jumprelu.errors import ConfigError
 
 __all__ = [
     "LOSSES",
     "check_loss",
+    "free_gradient",
     "gradient_step",
     "logit_gradients",
     "loss_gradient",
+    "margin_loss",
     "sample_loss",
     "zero_gradient",
 ]
@@ -30,14 +33,19 @@ def check_loss(loss: str) -> str:
     return loss
 
 
-def sample_loss(logits: torch.Tensor, y: torch.Tensor, loss: str = "ce") -> torch.Tensor:
-    """Per-sample loss (N,) the attacker maximises: "ce" or "margin"."""
-    if loss == "ce":
-        return F.cross_entropy(logits, y, reduction="none")
+def margin_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``max_{k != y} z_k - z_y`` per sample: positive exactly when a wrong class wins."""
     true = logits.gather(1, y[:, None]).squeeze(1)
     other = logits.scatter(1, y[:, None], float("-inf")).amax(1)
     out: torch.Tensor = other - true
     return out
+
+
+def sample_loss(logits: torch.Tensor, y: torch.Tensor, loss: str = "ce") -> torch.Tensor:
+    """Per-sample loss (N,) the attacker maximises: "ce" or "margin"."""
+    if loss == "ce":
+        return F.cross_entropy(logits, y, reduction="none")
+    return margin_loss(logits, y)
 
 
 def loss_gradient(
@@ -74,12 +82,19 @@ def zero_gradient(grad: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def gradient_step(grad: torch.Tensor, size: float, norm: str) -> torch.Tensor:
+def free_gradient(grad: torch.Tensor, x: torch.Tensor, bounds: Bounds) -> torch.Tensor:
+    """``grad`` without the components that would push a pixel at a bound out of the box."""
+    blocked = ((x <= bounds.low) & (grad < 0)) | ((x >= bounds.high) & (grad > 0))
+    return grad.masked_fill(blocked, 0.0)
+
+
+def gradient_step(grad: torch.Tensor, size: Budget, norm: str) -> torch.Tensor:
     """The steepest-ascent step of length ``size`` in ``norm`` for a linearised loss.
 
     Args:
         grad: input gradients (N, ...).
-        size: the step's length (linf: per element; l2: per sample).
+        size: the step's length (linf: per element, a float or per-channel sizes shaped
+            (1, C, 1, ...); l2: per sample, a float).
         norm: "linf" (the sign of the gradient) or "l2" (the gradient scaled to length size).
 
     Returns:
@@ -88,7 +103,7 @@ def gradient_step(grad: torch.Tensor, size: float, norm: str) -> torch.Tensor:
     if norm == "linf":
         return size * grad.sign()
     n = grad.flatten(1).norm(p=2, dim=1).clamp_min(1e-12)
-    out: torch.Tensor = grad * (size / n).view(-1, *([1] * (grad.dim() - 1)))
+    out: torch.Tensor = grad * per_sample(size / n, grad)
     return out
 
 

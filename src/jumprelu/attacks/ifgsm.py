@@ -17,8 +17,9 @@ import logging
 import torch
 from torch import nn
 
-from jumprelu.attacks.base import Attack, Bounds, RunOutput, check_count, check_positive
+from jumprelu.attacks.base import Attack, RunOutput
 from jumprelu.attacks.grad import loss_gradient, zero_gradient
+from jumprelu.attacks.norms import Bounds, check_count, check_positive
 
 __all__ = ["IterativeFGSM"]
 
@@ -53,17 +54,7 @@ class IterativeFGSM(Attack):
         bounds: Bounds,
         index: torch.Tensor,
     ) -> RunOutput:
-        """Run the iterations.
-
-        Args:
-            model: the classifier (already in eval mode).
-            x: clean inputs (N, ...).
-            y: true labels (N,).
-            bounds: the box every iterate is clipped to.
-
-        Returns:
-            The last iterate of every image, with per-image steps and gradient counts.
-        """
+        """The last iterate of every image, with per-image steps and gradient counts."""
         n = len(x)
         x_adv = x.clone()
         iterations = torch.zeros(n, dtype=torch.long, device=x.device)

@@ -5,13 +5,35 @@ position)``: a sample gets the same noise whether it is attacked alone, in a bat
 500, and whatever other samples are still active. The hash is SplitMix64's finaliser
 (Steele, Lea and Flood, "Fast splittable pseudorandom number generators", OOPSLA 2014),
 computed on int64 tensors (multiplication wraps modulo 2**64), so drawing is vectorised.
+
+``GeneratorRandom`` offers the same draws from a ``torch.Generator`` instead: they depend on
+the batch and on the generator's state, as a training loop's random stream does.
 """
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import torch
 
-__all__ = ["SampleRandom"]
+__all__ = ["GeneratorRandom", "Random", "SampleRandom"]
+
+
+class Random(Protocol):
+    """Per-sample random numbers: ``SampleRandom`` or ``GeneratorRandom``."""
+
+    def take(self, rows: torch.Tensor) -> Random:
+        """The source of a subset of the samples (``rows`` index this batch)."""
+        ...
+
+    def uniform(self, stream: int, *shape: int) -> torch.Tensor:
+        """Uniform numbers in [0, 1), float32, shape (N, *shape), on the CPU."""
+        ...
+
+    def normal(self, stream: int, *shape: int) -> torch.Tensor:
+        """Standard normal numbers, float32, shape (N, *shape), on the CPU."""
+        ...
+
 
 _GOLDEN = -7046029254386353131  # 0x9E3779B97F4A7C15 as a signed int64
 _M1 = -4658895280553007687  # 0xBF58476D1CE4E5B9
@@ -84,3 +106,27 @@ class SampleRandom:
     def signs(self, stream: int, *shape: int) -> torch.Tensor:
         """Random +1/-1 as float32, shape (N, *shape)."""
         return (self.uniform(stream, *shape) < 0.5).to(torch.float32) * 2 - 1
+
+
+class GeneratorRandom:
+    """The draws of ``SampleRandom`` from a CPU ``torch.Generator`` (streams are ignored).
+
+    Args:
+        generator: the generator; every draw advances it.
+        n: the number of samples drawn for.
+    """
+
+    def __init__(self, generator: torch.Generator, n: int) -> None:
+        self.generator, self.n = generator, n
+
+    def take(self, rows: torch.Tensor) -> GeneratorRandom:
+        """The source of ``len(rows)`` of the samples (the same generator)."""
+        return GeneratorRandom(self.generator, len(rows))
+
+    def uniform(self, stream: int, *shape: int) -> torch.Tensor:
+        """``torch.rand((N, *shape))`` from the generator."""
+        return torch.rand((self.n, *shape), generator=self.generator)
+
+    def normal(self, stream: int, *shape: int) -> torch.Tensor:
+        """``torch.randn((N, *shape))`` from the generator."""
+        return torch.randn((self.n, *shape), generator=self.generator)

@@ -23,7 +23,9 @@ import math
 import torch
 from torch import nn
 
-from jumprelu.attacks.base import Bounds, FixedBudgetAttack, RunOutput, check_count, check_positive
+from jumprelu.attacks.base import FixedBudgetAttack, RunOutput
+from jumprelu.attacks.grad import margin_loss
+from jumprelu.attacks.norms import Bounds, check_count, check_positive
 from jumprelu.attacks.rng import SampleRandom
 from jumprelu.errors import ConfigError
 
@@ -62,11 +64,9 @@ def meta_square(s: int) -> torch.Tensor:
 
 
 def _margin(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``f_y - max_{k != y} f_k`` (no graph): the sample is fooled when it is <= 0."""
     with torch.no_grad():
-        logits = model(x)
-    true = logits.gather(1, y[:, None]).squeeze(1)
-    out: torch.Tensor = true - logits.scatter(1, y[:, None], float("-inf")).amax(1)
-    return out
+        return -margin_loss(model(x), y)
 
 
 def _normalise(delta: torch.Tensor) -> torch.Tensor:
@@ -97,7 +97,7 @@ class SquareAttack(FixedBudgetAttack):
     """Square Attack, L-infinity or L2. Named ``"square-linf"`` or ``"square-l2"``.
 
     Args:
-        eps: the budget (> 0).
+        eps: the budget (> 0), or given at call.
         norm: "linf" or "l2".
         queries: model queries per sample and restart, the initial point included
             (default 5000, AutoAttack's setting).
@@ -115,7 +115,7 @@ class SquareAttack(FixedBudgetAttack):
     def __init__(
         self,
         *,
-        eps: float,
+        eps: float | None = None,
         norm: str = "linf",
         queries: int = 5000,
         p_init: float = 0.8,

@@ -13,11 +13,12 @@ PGD training (Madry et al., arXiv 1706.06083) takes ``steps`` signed-gradient st
 after each; it replaces the whole batch with ``adv_ratio=1`` or a fraction of it otherwise.
 
 The first ``round(adv_ratio * B)`` examples of each (already shuffled) batch are replaced,
-keeping their labels. Examples are crafted with the model in eval mode, so BatchNorm uses and
-keeps its running statistics and dropout is off, then the model's mode is restored. The
-project's attack classes take one scalar eps, so the per-channel ball is built here from
-``attacks.grad.loss_gradient`` (input gradients only; parameters never get ``.grad``); this also
-skips the attacks' extra forward passes for checking and measuring, which training does not need.
+keeping their labels. The examples come from ``attacks.FGSM`` and ``attacks.PGD`` (L-infinity,
+the per-channel pixel radius given as the call's budget), through ``Attack.run``: crafted with
+the model in eval mode (BatchNorm uses and keeps its running statistics, dropout is off, the
+mode is restored after), input gradients only (parameters never get ``.grad``), and no forward
+pass for measuring. PGD returns its last iterate and draws its random start from the training
+loop's generator, so a resumed run draws the same numbers.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from jumprelu.attacks.grad import loss_gradient
+from jumprelu.attacks.fgsm import FGSM
+from jumprelu.attacks.pgd import PGD
 from jumprelu.errors import ConfigError
 from jumprelu.models import NormalizedModel
 
@@ -74,19 +76,6 @@ def pixel_radius(model: nn.Module, value: float, units: str, device: torch.devic
     return (torch.tensor(std, dtype=torch.float32) * float(value)).view(1, -1, 1, 1).to(device)
 
 
-class _EvalMode:
-    """Context manager: the model in eval mode inside, its previous mode restored after."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self.model, self.was_training = model, model.training
-
-    def __enter__(self) -> None:
-        self.model.eval()
-
-    def __exit__(self, *exc: object) -> None:
-        self.model.train(self.was_training)
-
-
 def fgsm_examples(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: torch.Tensor
 ) -> torch.Tensor:
@@ -96,14 +85,12 @@ def fgsm_examples(
         model: classifier on [0, 1] inputs; its train/eval mode is restored.
         x: clean inputs (N, C, H, W) in [0, 1].
         y: labels (N,).
-        eps: per-channel pixel radius, broadcastable to ``x`` (e.g. (1, C, 1, 1)).
+        eps: per-channel pixel radius, (1, C, 1, 1) or one value (see ``pixel_radius``).
 
     Returns:
         Detached adversarial inputs in [0, 1].
     """
-    with _EvalMode(model):
-        grad, _ = loss_gradient(model, x, y)
-    return (x.detach() + eps * grad.sign()).clamp(0.0, 1.0)
+    return FGSM(norm="linf").run(model, x, y, eps=eps.flatten()).x_adv
 
 
 def pgd_examples(
@@ -117,32 +104,27 @@ def pgd_examples(
     random_start: bool,
     gen: torch.Generator,
 ) -> torch.Tensor:
-    """L-infinity PGD with a per-channel radius, crafted in eval mode.
+    """L-infinity PGD with a per-channel radius, crafted in eval mode; the last iterate.
 
     Args:
-        model: classifier on [0, 1] inputs; its train/eval mode is restored.
-        x: clean inputs (N, C, H, W) in [0, 1].
-        y: labels (N,).
-        eps: per-channel pixel radius, broadcastable to ``x``.
+        model, x, y, eps: as for ``fgsm_examples``.
         steps: signed-gradient steps (>= 1).
-        step_size: per-channel pixel step, broadcastable to ``x``.
+        step_size: per-channel pixel step, shaped like ``eps``.
         random_start: start from a uniform point of the ball (drawn from ``gen``).
         gen: CPU generator for the random start (advanced only when ``random_start``).
 
     Returns:
         Detached adversarial inputs within the ball around ``x`` and the [0, 1] box.
     """
-    x = x.detach()
-    low, high = (x - eps).clamp_min(0.0), (x + eps).clamp_max(1.0)
-    cur = x
-    if random_start:
-        noise = torch.rand(x.shape, generator=gen).to(x.device, x.dtype) * 2 - 1
-        cur = torch.minimum(torch.maximum(x + noise * eps, low), high)
-    with _EvalMode(model):
-        for _ in range(steps):
-            grad, _ = loss_gradient(model, cur, y)
-            cur = torch.minimum(torch.maximum(cur + step_size * grad.sign(), low), high)
-    return cur
+    attack = PGD(
+        norm="linf",
+        steps=steps,
+        step_size=step_size.flatten(),
+        random_start=random_start,
+        seed=gen,
+        last_iterate=True,
+    )
+    return attack.run(model, x, y, eps=eps.flatten()).x_adv
 
 
 def adversarial_mix(
