@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -239,6 +240,9 @@ class EvalConfig:
         noisy = any(s.endswith(NOISE_SUFFIX) for s in self.gradient_surrogates())
         if noisy and self.noise_sigma <= 0:
             raise ConfigError("a +noise surrogate needs a noise sigma > 0")
+        for flag, eps in (("--eps", self.eps), ("--eps-l2", self.eps_l2)):
+            if eps is not None and not (isinstance(eps, int | float) and 0 < eps < math.inf):
+                raise ConfigError(f"{flag} must be a budget > 0, got {eps!r}")
         check_count("noise samples", self.noise_samples)
         check_count("check n", self.check_n, minimum=0)
         bad = sorted(set(self.threats) - set(THREATS))
@@ -302,7 +306,10 @@ def budgets(config: EvalConfig, *, std: float) -> dict[str, tuple[float, float]]
     """
     linf, l2 = DEFAULT_EPS.get(config.dataset, (0.1, 1.0))
     scale = 1 / std if config.protocol == "paper" else 1.0
-    pixels = {"linf": config.eps or linf, "l2": config.eps_l2 or l2}
+    pixels = {
+        "linf": linf if config.eps is None else config.eps,
+        "l2": l2 if config.eps_l2 is None else config.eps_l2,
+    }
     return {norm: (eps, eps * scale) for norm, eps in pixels.items()}
 
 

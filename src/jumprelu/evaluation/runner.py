@@ -12,6 +12,7 @@ so the results are identical. ``OUT/results.json`` (schema in docs/results-schem
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -21,7 +22,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from jumprelu._util import NULL_PROGRESS, Progress, fast_layout, resolve_device
+from jumprelu._util import (
+    LOCK_NAME,
+    NULL_PROGRESS,
+    Progress,
+    fast_layout,
+    resolve_device,
+    run_lock,
+)
 from jumprelu.attacks import make_attack
 from jumprelu.datasets.core import Split
 from jumprelu.errors import ConfigError
@@ -67,7 +75,7 @@ def _prepare_out(out: Path, config: EvalConfig) -> None:
                 "remove it (nothing was overwritten)"
             )
         return
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and any(p.name != LOCK_NAME for p in out.iterdir()):
         raise ConfigError(f"{out} is not empty and holds no jumprelu evaluation; refusing to write")
     write_json(cfg_path, {"digest": config.digest(), "config": config.identity()})
 
@@ -109,26 +117,27 @@ def evaluate(
         probe = data.x[: config.batch_size].to(dev)
         jump0_ok = bool(torch.equal(jm(probe), base(probe)))
     jm, _ = fast_layout(jm, probe)
-    if rank == 0:
-        _prepare_out(out, config)  # nothing is written before everything is validated
-    if world > 1:
-        torch.distributed.barrier()
-    std = mean_std_of(jm)  # the model's own Normalize layer, never the dataset's statistics
-    cells = plan(config)
-    groups: dict[str, list[Cell]] = {}
-    for c in cells:
-        groups.setdefault(c.run.attack, []).append(c)
-    mine = [g for i, g in enumerate(groups.values()) if i % world == rank]
-    files = {c.file(out) for g in mine for c in g}
-    progress.plan(len(files), done=sum(load_cell(f) is not None for f in files))
-    target, xs = attack_space(jm, data.x, config.protocol)
-    work = _Work(config, jm, target, xs, data.y, std, out, progress)
-    for group in mine:
-        work.group(group)
-    if world > 1:
-        torch.distributed.barrier()
-    extra = {**(extra or {}), "jump0_bitwise": jump0_ok}
-    return assemble(config, jm, data, out, cells, extra, write=rank == 0)
+    with run_lock(out) if rank == 0 else contextlib.nullcontext(out):
+        if rank == 0:
+            _prepare_out(out, config)  # nothing is written before everything is validated
+        if world > 1:
+            torch.distributed.barrier()
+        cells = plan(config)
+        groups: dict[str, list[Cell]] = {}
+        for c in cells:
+            groups.setdefault(c.run.attack, []).append(c)
+        mine = [g for i, g in enumerate(groups.values()) if i % world == rank]
+        files = {c.file(out) for g in mine for c in g}
+        progress.plan(len(files), done=sum(load_cell(f) is not None for f in files))
+        target, xs = attack_space(jm, data.x, config.protocol)
+        std = mean_std_of(jm)  # the model's own Normalize layer, never the dataset's
+        work = _Work(config, jm, target, xs, data.y, std, out, progress)
+        for group in mine:
+            work.group(group)
+        if world > 1:
+            torch.distributed.barrier()
+        extra = {**(extra or {}), "jump0_bitwise": jump0_ok}
+        return assemble(config, jm, data, out, cells, extra, write=rank == 0)
 
 
 def check_data(model: nn.Module, data: Split, n: int | None, dev: torch.device) -> Split:
