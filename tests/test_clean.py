@@ -13,9 +13,9 @@ from jumprelu.errors import ConfigError
 from jumprelu.evaluation.clean import (
     checkpoint_accuracy,
     clean_accuracy_sweep,
-    parse_jumps,
     predict,
 )
+from jumprelu.evaluation.jump_grid import parse_jumps
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 BASELINE = SHARED / "reference" / "lenet_mnist_baseline.pkl"

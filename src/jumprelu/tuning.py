@@ -17,7 +17,8 @@ from torch import nn
 
 from jumprelu.datasets.core import Split
 from jumprelu.errors import ConfigError
-from jumprelu.evaluation.clean import parse_jumps, predict
+from jumprelu.evaluation.clean import predict
+from jumprelu.evaluation.jump_grid import parse_jumps
 from jumprelu.retrofit import jump_sites, retrofit, set_jump
 
 __all__ = ["TuneResult", "site_quantiles", "tune"]

@@ -10,12 +10,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from jumprelu.activation import check_jump
 from jumprelu.datasets.core import Split
 from jumprelu.errors import ConfigError
+from jumprelu.evaluation.jump_grid import parse_jumps
 from jumprelu.retrofit import jump_sites, retrofit, set_jump
 
-__all__ = ["CleanSweep", "JumpAccuracy", "clean_accuracy_sweep", "parse_jumps", "predict"]
+__all__ = ["CleanSweep", "JumpAccuracy", "clean_accuracy_sweep", "predict"]
 
 log = logging.getLogger(__name__)
 
@@ -83,28 +83,6 @@ class CleanSweep:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict."""
         return asdict(self)
-
-
-def parse_jumps(jumps: Sequence[float] | str) -> list[float]:
-    """Validate a jump grid, given as numbers or a comma-separated string.
-
-    Args:
-        jumps: e.g. ``[0, 0.5, 1.0]`` or ``"0,0.5,1.0"``.
-
-    Returns:
-        The jumps as floats.
-
-    Raises:
-        ConfigError: when the grid is empty, unparsable, negative or non-finite.
-    """
-    if isinstance(jumps, str):
-        try:
-            jumps = [float(j) for j in jumps.split(",") if j.strip()]
-        except ValueError:
-            raise ConfigError(f"jumps must be comma-separated numbers, got {jumps!r}") from None
-    if not jumps:
-        raise ConfigError("the jump list is empty")
-    return [check_jump(j) for j in jumps]
 
 
 def clean_accuracy_sweep(

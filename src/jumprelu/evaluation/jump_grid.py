@@ -32,6 +32,7 @@ __all__ = [
     "grid_flags",
     "has_maps",
     "parse_grid",
+    "parse_jumps",
     "point_label",
     "point_level",
     "point_value",
@@ -44,6 +45,28 @@ Point = float | dict[str, float]
 MAP_PREFIX = "layers-"
 #: Stands in for a mapping point's jump while the sanity flags are computed (never a jump).
 _SENTINEL = -1.0
+
+
+def parse_jumps(jumps: Sequence[float] | str) -> list[float]:
+    """Validate a jump grid, given as numbers or a comma-separated string.
+
+    Args:
+        jumps: e.g. ``[0, 0.5, 1.0]`` or ``"0,0.5,1.0"``.
+
+    Returns:
+        The jumps as floats.
+
+    Raises:
+        ConfigError: when the grid is empty, unparsable, negative or non-finite.
+    """
+    if isinstance(jumps, str):
+        try:
+            jumps = [float(j) for j in jumps.split(",") if j.strip()]
+        except ValueError:
+            raise ConfigError(f"jumps must be comma-separated numbers, got {jumps!r}") from None
+    if not jumps:
+        raise ConfigError("the jump list is empty")
+    return [check_jump(j) for j in jumps]
 
 
 def check_mapping(obj: Any, where: str) -> dict[str, float]:
