@@ -24,6 +24,7 @@ __all__ = [
     "class_count",
     "count",
     "device",
+    "finite",
     "floats",
     "milestones",
     "positive",
@@ -95,6 +96,17 @@ def device(text: str) -> str:
     if kind == "cuda" and (not sep or index.isdigit()):
         return text
     raise _bad(f"the device must be cpu, cuda or cuda:N, got {text!r}")
+
+
+def finite(text: str) -> float:
+    """A finite number (ranges are checked by the config that takes it)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise _bad(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise _bad(f"expected a finite number, got {text}")
+    return value
 
 
 def floats(text: str) -> list[float]:
@@ -193,7 +205,8 @@ def _setting_hint(attack: str, key: str) -> Any:
 
 
 def attack_setting(text: str) -> tuple[str, str, Any]:
-    """``ATTACK.KEY=VALUE``: VALUE is JSON (else a string) of the type the setting takes."""
+    """``ATTACK.KEY=VALUE``: VALUE is JSON (else a string) of the type the setting takes, not
+    null (a setting left out gets its default)."""
     key, sep, raw = text.partition("=")
     attack, dot, name = key.partition(".")
     if not (sep and dot and attack and name):
@@ -202,6 +215,8 @@ def attack_setting(text: str) -> tuple[str, str, Any]:
         value = json.loads(raw)
     except json.JSONDecodeError:
         value = raw
+    if value is None:  # never differs from leaving it out, except where the run sets it
+        raise _bad(f"{key} cannot be null: leave the setting out for its default")
     if isinstance(value, float) and not math.isfinite(value):
         raise _bad(f"{key} must be finite, got {raw}")
     hint = _setting_hint(attack, name)

@@ -15,6 +15,7 @@ from jumprelu.cli.args import (
     class_count,
     count,
     device,
+    finite,
     floats,
     positive,
     run_dir,
@@ -155,8 +156,8 @@ def grid_arguments(p: argparse.ArgumentParser, jumps: str) -> None:
         help="gradient-free attacks added under the adaptive threat ('' for none)",
     )
     p.add_argument("--n", "--n-examples", dest="n", type=positive, help="first N examples")
-    p.add_argument("--eps", type=float, help="L-inf budget of fixed-budget attacks (pixels)")
-    p.add_argument("--eps-l2", type=float, help="L2 budget of fixed-budget L2 attacks (pixels)")
+    p.add_argument("--eps", type=finite, help="L-inf budget of fixed-budget attacks (pixels)")
+    p.add_argument("--eps-l2", type=finite, help="L2 budget of fixed-budget L2 attacks (pixels)")
     p.add_argument("--seed", type=seed, default=0, help="seed of randomised attacks")
     p.add_argument("--batch-size", type=positive, default=500)
     p.add_argument("--device", type=device, default="cpu", help="cpu or cuda")
@@ -183,7 +184,7 @@ def grid_arguments(p: argparse.ArgumentParser, jumps: str) -> None:
     )
     p.add_argument(
         "--noise-sigma",
-        type=float,
+        type=finite,
         default=0.0,
         help="std of the Gaussian input noise of +noise surrogates (attack-space units)",
     )
@@ -209,7 +210,7 @@ DEFAULT_QUANTILES = "0.5,0.6,0.7,0.8,0.9"
 
 def tune_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``tune`` beyond the grid's: the budget and per-layer tuning."""
-    p.add_argument("--max-drop", type=float, default=0.01, help="allowed clean-accuracy drop")
+    p.add_argument("--max-drop", type=finite, default=0.01, help="allowed clean-accuracy drop")
     p.add_argument(
         "--per-layer",
         action="store_true",

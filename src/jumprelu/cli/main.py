@@ -14,7 +14,7 @@ from typing import Any
 
 from jumprelu import __version__
 from jumprelu._util import Progress
-from jumprelu.cli.args import Parser, device, positive, run_dir
+from jumprelu.cli.args import Parser, device, finite, positive, run_dir
 from jumprelu.cli.grid import (
     eval_config,
     grid_arguments,
@@ -189,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--out", type=run_dir, default="jumprelu-demo", help="run directory (default: %(default)s)"
     )
-    demo.add_argument("--max-drop", type=float, default=0.01, help="allowed clean-accuracy drop")
+    demo.add_argument("--max-drop", type=finite, default=0.01, help="allowed clean-accuracy drop")
     demo.add_argument("--n", type=positive, help="first N test images only (quicker)")
     demo.add_argument("--device", type=device, default="cpu", help="cpu or cuda")
     demo.set_defaults(func=_cmd_demo)

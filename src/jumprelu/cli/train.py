@@ -13,7 +13,15 @@ import sys
 from typing import Any
 
 from jumprelu._util import Progress
-from jumprelu.cli.args import checkpoint_out, count, device, milestones, positive, seed
+from jumprelu.cli.args import (
+    checkpoint_out,
+    count,
+    device,
+    finite,
+    milestones,
+    positive,
+    seed,
+)
 
 __all__ = ["add_train_parser"]
 
@@ -37,25 +45,25 @@ def add_train_parser(sub: Any) -> None:
         "only when it is a jumprelu checkpoint)",
     )
     p.add_argument("--epochs", type=int)
-    p.add_argument("--lr", type=float)
+    p.add_argument("--lr", type=finite)
     p.add_argument("--batch-size", type=int)
     p.add_argument(
         "--milestones",
         type=milestones,
         help="comma-separated epochs where the lr decays ('' for none)",
     )
-    p.add_argument("--gamma", type=float, help="lr decay factor at each milestone")
-    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--gamma", type=finite, help="lr decay factor at each milestone")
+    p.add_argument("--weight-decay", type=finite)
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                    help="random crop (padding 4) and horizontal flip")  # fmt: skip
     p.add_argument("--adv", choices=["none", "fgsm", "pgd"],
                    help="adversarial training (fgsm if --adv-ratio/--adv-eps given)")  # fmt: skip
-    p.add_argument("--adv-ratio", type=float, help="fraction of each batch made adversarial")
-    p.add_argument("--adv-eps", type=float, help="adversarial budget (see --eps-units)")
+    p.add_argument("--adv-ratio", type=finite, help="fraction of each batch made adversarial")
+    p.add_argument("--adv-eps", type=finite, help="adversarial budget (see --eps-units)")
     p.add_argument("--eps-units", choices=["normalized", "pixel"],
                    help="units of --adv-eps (default normalized, as in the paper)")  # fmt: skip
     p.add_argument("--pgd-steps", type=int)
-    p.add_argument("--pgd-step-size", type=float)
+    p.add_argument("--pgd-step-size", type=finite)
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--val-size", type=int, help="validation images carved from train")
     p.add_argument("--limit", type=positive, help="train on the first N training images only")

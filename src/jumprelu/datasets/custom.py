@@ -60,12 +60,14 @@ def read_npz(path: Path) -> tuple[Images, Labels]:
     Raises:
         DataError: a missing or unreadable file, missing arrays, or wrong shapes or values.
     """
+    if path.is_file() and not zipfile.is_zipfile(path):  # np.load would try it as a pickle
+        raise DataError(f"{path} is not an npz file (not a zip archive of arrays)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             if "x" not in npz.files or "y" not in npz.files:
                 raise DataError(f"{path} must hold arrays 'x' and 'y', found {npz.files}")
             x, y = npz["x"], npz["y"]
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise DataError(f"cannot read npz file {path}: {exc}") from exc
     if x.dtype == np.uint8 and x.ndim in (3, 4):
         images = (x[..., None] if x.ndim == 3 else x).transpose(0, 3, 1, 2) / np.float32(255)

@@ -87,6 +87,8 @@ def render_report(
             f"known: {', '.join(FORMATS)}"
         )
     source = results_path(run_dir)
+    if not source.is_file():  # before the lock, which would create the directory
+        raise ReportError(f"no results found: {source} does not exist")
     out = Path(out_dir) if out_dir is not None else source.parent
     with run_lock(out):  # held from the read to the write: no other report runs here
         return _render(source, out, wanted)
