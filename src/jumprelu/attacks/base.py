@@ -132,30 +132,33 @@ class Attack(ABC):
             raise ConfigError(f"attack {self.name!r} takes no budget (eps) at call time")
         return self
 
-    def _prepare(
-        self,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        eps: Budget | None,
-        index: torch.Tensor | None,
-    ) -> tuple[Attack, Bounds, torch.Tensor]:
-        """Check the call before any work: ``(attack for this call, bounds, index)``."""
-        attack = self._for_call(eps, x)
-        bounds = attack.bounds_for(x)
-        return attack, bounds, check_batch(x, y, bounds, index)
-
-    def _craft(
+    def _attack(
         self,
         model: nn.Module,
         x: torch.Tensor,
         y: torch.Tensor,
-        bounds: Bounds,
-        index: torch.Tensor,
-    ) -> RunOutput:
+        eps: Budget | None,
+        index: torch.Tensor | None,
+        *,
+        clean: bool,
+    ) -> tuple[Attack, RunOutput, torch.Tensor | None]:
+        """Check the call, then craft (model in eval mode): ``(attack for the call, output,
+        clean logits when ``clean``, which also checks the labels against the classes)``."""
+        attack = self._for_call(eps, x)
+        bounds = attack.bounds_for(x)
+        index = check_batch(x, y, bounds, index)
+        logits = None
+        if clean:
+            with torch.no_grad():
+                logits = model(x)
+            k = logits.shape[1]
+            if len(y) and (int(y.min()) < 0 or int(y.max()) >= k):
+                lo, hi = int(y.min()), int(y.max())
+                raise ConfigError(f"labels must lie in [0, {k - 1}], got [{lo}, {hi}]")
         with torch.enable_grad():
-            out = self._run(model, x, y, bounds, index)
-        out.x_adv = self._finish(x, out.x_adv.detach(), bounds)
-        return out
+            out = attack._run(model, x, y, bounds, index)
+        out.x_adv = attack._finish(x, out.x_adv.detach(), bounds)
+        return attack, out, logits
 
     def run(
         self,
@@ -174,10 +177,8 @@ class Attack(ABC):
         Returns:
             A ``RunOutput`` whose ``x_adv`` lies in the box and the budget.
         """
-        x, y = x.detach(), y.detach()
         with eval_mode(model):
-            attack, bounds, index = self._prepare(x, y, eps, index)
-            return attack._craft(model, x, y, bounds, index)
+            return self._attack(model, x.detach(), y.detach(), eps, index, clean=False)[1]
 
     def __call__(
         self,
@@ -212,17 +213,10 @@ class Attack(ABC):
         start = time.perf_counter()
         x, y = x.detach(), y.detach()
         with eval_mode(model):
-            attack, bounds, index = self._prepare(x, y, eps, index)
+            attack, out, clean_logits = self._attack(model, x, y, eps, index, clean=True)
             with torch.no_grad():
-                clean_logits = model(x)
-            k = clean_logits.shape[1]
-            if len(y) and (int(y.min()) < 0 or int(y.max()) >= k):
-                lo, hi = int(y.min()), int(y.max())
-                raise ConfigError(f"labels must lie in [0, {k - 1}], got [{lo}, {hi}]")
-            out = attack._craft(model, x, y, bounds, index)
-            x_adv = out.x_adv
-            with torch.no_grad():
-                adv_pred = model(x_adv).argmax(1)
+                adv_pred = model(out.x_adv).argmax(1)
+        assert clean_logits is not None
         seconds = time.perf_counter() - start
         return measure(attack.name, attack.config(), x, y, out, clean_logits, adv_pred, seconds)
 
