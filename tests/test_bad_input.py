@@ -93,6 +93,13 @@ def model_file(body: str, attr: str) -> Setup:
     return setup
 
 
+def model_with_int_weights(tmp: Path) -> list[str]:
+    argv = model_file(
+        "from jumprelu.models import build_net\nmake = lambda: build_net('digitsnet')", "make"
+    )(tmp)
+    return [*argv, "--checkpoint", _ckpt(tmp, dtype=torch.int64)]
+
+
 def npz_case(**arrays: Any) -> Setup:
     def setup(tmp: Path) -> list[str]:
         np.savez(tmp / "data.npz", **arrays)
@@ -284,6 +291,7 @@ CASES: list[tuple[str, list[str] | Setup, str]] = [
     ("model builder raises", model_file("def make():\n    raise RuntimeError('boom')", "make"), "boom"),
     ("model file with a syntax error", model_file("def (", "make"), "cannot import"),
     ("model with other classes", model_file("def make():\n    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 3))", "make"), "logits"),
+    ("model weights int64", model_with_int_weights, "not floating point"),
     ("model for other inputs", model_file("def make():\n    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(5, 10))", "make"), "does not fit the model"),
     # the user's data: --data npz:PATH / folder:DIR
     ("data spec unknown kind", [*EVO, "--arch", "digitsnet", "--data", "csv:x.csv"], "npz:PATH"),

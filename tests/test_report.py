@@ -277,6 +277,17 @@ def test_markdown_and_html_show_the_same_tables(run: tuple[Path, Doc, ReportFile
     assert both["md"] == both["html"]
 
 
+def test_markdown_escapes_copied_text() -> None:
+    from jumprelu.report.markdown import md_code, md_text
+
+    text = "a|b *c* _d_ `e` <script> [x](y) \\ ~z~"
+    escaped = md_text(text)
+    assert _md_unescape(escaped) == text
+    assert not re.search(r"(?<!\\)[|*_`<\[~]", escaped)  # every special character escaped
+    code = md_code("x`y|z")
+    assert code == "``x`y\\|z``"
+
+
 def test_flags_conventions_and_provenance_are_shown(run: tuple[Path, Doc, ReportFiles]) -> None:
     out, doc, files = run
     assert files.flags == len(doc["flags"])
