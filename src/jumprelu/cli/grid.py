@@ -13,11 +13,9 @@ from typing import Any
 from jumprelu.cli.args import (
     attack_setting,
     class_count,
-    count,
     device,
     finite,
     floats,
-    positive,
     run_dir,
     seed,
 )
@@ -155,11 +153,11 @@ def grid_arguments(p: argparse.ArgumentParser, jumps: str) -> None:
         default="square-linf",
         help="gradient-free attacks added under the adaptive threat ('' for none)",
     )
-    p.add_argument("--n", "--n-examples", dest="n", type=positive, help="first N examples")
+    p.add_argument("--n", "--n-examples", dest="n", type=int, help="first N examples")
     p.add_argument("--eps", type=finite, help="L-inf budget of fixed-budget attacks (pixels)")
     p.add_argument("--eps-l2", type=finite, help="L2 budget of fixed-budget L2 attacks (pixels)")
     p.add_argument("--seed", type=seed, default=0, help="seed of randomised attacks")
-    p.add_argument("--batch-size", type=positive, default=500)
+    p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--device", type=device, default="cpu", help="cpu or cuda")
     p.add_argument("--out", type=run_dir, help="run directory (results.json, results.csv)")
     p.add_argument("--no-report", action="store_true", help="skip report.html / report.md")
@@ -188,10 +186,10 @@ def grid_arguments(p: argparse.ArgumentParser, jumps: str) -> None:
         default=0.0,
         help="std of the Gaussian input noise of +noise surrogates (attack-space units)",
     )
-    p.add_argument("--noise-samples", type=positive, default=8, help="noise draws per gradient")
+    p.add_argument("--noise-samples", type=int, default=8, help="noise draws per gradient")
     p.add_argument(
         "--check-n",
-        type=count,
+        type=int,
         default=100,
         help="points re-attacked by the indicators of attack failure (0: none)",
     )
