@@ -145,7 +145,7 @@ class PGD(FixedBudgetAttack):
             rng = SampleRandom(self.seed, index)
         n, dev, eps = len(x), x.device, self.budget
         step_size = (
-            2.5 * eps / self.steps  # laid out like eps
+            self._step()  # 2.5 * eps / steps, laid out like eps
             if self.step_size is None
             else check_budget("step_size", self.step_size, self.norm, x, per_channel=True)
         )
