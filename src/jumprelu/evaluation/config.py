@@ -225,6 +225,10 @@ class EvalConfig:
         for name in [*self.attacks, *self.adaptive_extra, *self.settings]:
             if name not in ATTACKS:
                 raise ConfigError(f"unknown attack {name!r}; known: {', '.join(ATTACKS)}")
+        for name, values in self.settings.items():
+            unset = [k for k, v in values.items() if v is None]
+            if unset:
+                raise ConfigError(f"setting {name}.{unset[0]} needs a value, got null")
         if not self.attacks and self.suite is None:
             raise ConfigError("no attack given")
         if self.suite is not None and self.suite not in SUITES:
