@@ -33,9 +33,9 @@ from jumprelu.attacks import make_attack
 from jumprelu.attacks.base import lp_norm
 from jumprelu.datasets.core import load_split
 from jumprelu.evaluation.clean import predict
-from jumprelu.evaluation.config import SUITE_SURROGATES
 from jumprelu.evaluation.suite import run_suite, suite_plan
 from jumprelu.evaluation.threats import run_attack
+from jumprelu.evaluation.units import SUITE_SURROGATES
 from jumprelu.models.checkpoints import load_checkpoint
 from jumprelu.retrofit import retrofit, set_gradient
 

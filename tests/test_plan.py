@@ -13,9 +13,10 @@ from jumprelu.attacks import make_attack
 from jumprelu.datasets.core import load_split
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.clean import predict
-from jumprelu.evaluation.config import EvalConfig, attack_settings
+from jumprelu.evaluation.config import EvalConfig
 from jumprelu.evaluation.demo import default_model_path
 from jumprelu.evaluation.plan import plan, runs_of
+from jumprelu.evaluation.protocol import attack_settings
 from jumprelu.evaluation.results import EXAMPLES_FILE, load_results
 from jumprelu.evaluation.runner import evaluate
 from jumprelu.evaluation.threats import run_attack

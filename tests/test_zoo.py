@@ -14,7 +14,8 @@ from jumprelu.cli.main import main
 from jumprelu.datasets import _files
 from jumprelu.datasets.core import DATASETS
 from jumprelu.errors import CheckpointError, ConfigError
-from jumprelu.evaluation.config import PAPER_STEPS, EvalConfig, attack_settings
+from jumprelu.evaluation.config import EvalConfig
+from jumprelu.evaluation.protocol import PAPER_STEPS, attack_settings
 from jumprelu.models import ARCHS, build_net
 from jumprelu.models.checkpoints import load_checkpoint
 from jumprelu.models.zoo import COMMIT, ZOO, ZooEntry

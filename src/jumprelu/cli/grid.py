@@ -71,7 +71,7 @@ def eval_config(args: argparse.Namespace) -> Any:
         suite = None
     jumps = args.jumps
     if jumps is None:
-        from jumprelu.evaluation.config import PAPER_JUMPS
+        from jumprelu.evaluation.protocol import PAPER_JUMPS
 
         paper = PAPER_JUMPS.get(args.dataset or "") if args.protocol == "paper" else None
         jumps = list(paper) if paper else args.default_jumps

@@ -10,14 +10,32 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from jumprelu.activation import check_gradient
 from jumprelu.attacks import ATTACKS, make_attack
 from jumprelu.attacks.base import check_count
 from jumprelu.datasets.core import DATASETS
 from jumprelu.datasets.custom import parse_spec
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.jump_grid import Point, parse_grid
-from jumprelu.evaluation.threats import GRADIENT_FREE, PROTOCOLS, THREATS
+from jumprelu.evaluation.protocol import (
+    DEFAULT_EPS,
+    PAPER_JUMPS,
+    PAPER_STEPS,
+    attack_settings,
+    budgets,
+)
+from jumprelu.evaluation.threats import PROTOCOLS, THREATS
+from jumprelu.evaluation.units import (
+    BPDA_PREFIXES,
+    EXHAUSTIVE_SUITES,
+    NOISE_SUFFIX,
+    SUITE_STAGES,
+    SUITE_SURROGATES,
+    SUITES,
+    check_surrogate,
+    split_unit,
+    surrogate_prefix,
+    units,
+)
 from jumprelu.models.normalize import check_mean_std
 from jumprelu.models.zoo_files import PREFIX, get_entry
 
@@ -37,91 +55,6 @@ __all__ = [
     "surrogate_prefix",
     "units",
 ]
-
-#: Unit-name prefixes of adaptive gradient attacks and the JumpReLU gradient each uses; any
-#: other surrogate S is written ``bpda-S:NAME`` (e.g. ``bpda-smooth-0.1:apgd-ce-linf``).
-BPDA_PREFIXES = {"bpda:": "relu", "bpda-smooth:": "smooth"}
-
-#: Adaptive suites: name -> the norms whose cascade runs (one ``suite-NORM`` unit each).
-SUITES: dict[str, tuple[str, ...]] = {
-    "default": ("linf", "l2"),
-    "linf": ("linf",),
-    "l2": ("l2",),
-    "exhaustive": ("linf", "l2"),
-}
-#: Suites that run every gradient stage through every surrogate (no surrogate selection).
-EXHAUSTIVE_SUITES = ("exhaustive",)
-#: The cascade's stages per norm, in order (AutoAttack's order, FMN in FAB's place); each
-#: gradient stage runs once per surrogate, each only on the points still robust.
-SUITE_STAGES: dict[str, tuple[str, ...]] = {
-    "linf": ("apgd-ce-linf", "apgd-t-linf", "fmn-linf", "square-linf"),
-    "l2": ("apgd-ce-l2", "apgd-t-l2", "fmn-l2", "square-l2"),
-}
-#: The BPDA surrogates a suite runs by default: straight-through and four smooth widths.
-SUITE_SURROGATES = ("relu", "smooth-0.1", "smooth-0.25", "smooth-0.5", "smooth-1")
-#: Suffix of a surrogate whose gradient is averaged over Gaussian input noise.
-NOISE_SUFFIX = "+noise"
-
-
-def surrogate_prefix(surrogate: str) -> str:
-    """The unit-name prefix of an adaptive gradient attack using ``surrogate``."""
-    for prefix, gradient in BPDA_PREFIXES.items():
-        if gradient == surrogate:
-            return prefix
-    return f"bpda-{surrogate}:"
-
-
-def split_unit(name: str) -> tuple[str, str | None]:
-    """``("pgd-linf", "smooth")`` for ``"bpda-smooth:pgd-linf"``; ``(name, None)`` without BPDA."""
-    head, sep, attack = name.partition(":")
-    if not sep or not head.startswith("bpda"):
-        return name, None
-    if head == "bpda":
-        return attack, "relu"
-    return attack, head.removeprefix("bpda-")
-
-
-def check_surrogate(name: str) -> str:
-    """Validate a BPDA surrogate: a JumpReLU gradient other than "exact", optionally "+noise"."""
-    base = name.removesuffix(NOISE_SUFFIX)
-    if base == "exact" or ":" in name:
-        raise ConfigError(f"surrogate {name!r}: use relu, smooth or smooth-WIDTH (+noise)")
-    check_gradient(base)
-    return name
-
-
-#: Default budgets per dataset in [0, 1] pixel units: (linf, l2).
-DEFAULT_EPS = {"mnist": (0.3, 2.0), "cifar10": (8 / 255, 0.5), "digits": (0.1, 1.0)}
-#: Norm and family of the attacks that take a budget: name -> (norm, family).
-ATTACK_NORMS: dict[str, tuple[str, str]] = {
-    "fgsm": ("linf", "fixed-budget"),
-    "pgd-linf": ("linf", "fixed-budget"),
-    "pgd-l2": ("l2", "fixed-budget"),
-    "square-linf": ("linf", "fixed-budget"),
-    "square-l2": ("l2", "fixed-budget"),
-    "apgd-ce-linf": ("linf", "fixed-budget"),
-    "apgd-ce-l2": ("l2", "fixed-budget"),
-    "apgd-dlr-linf": ("linf", "fixed-budget"),
-    "apgd-dlr-l2": ("l2", "fixed-budget"),
-    "apgd-t-linf": ("linf", "fixed-budget"),
-    "apgd-t-l2": ("l2", "fixed-budget"),
-    "fmn-linf": ("linf", "minimal"),
-    "fmn-l2": ("l2", "minimal"),
-}
-#: The paper's iteration counts per dataset and attack family, as the authors ran them
-#: (train_protocol.md: ``--iter`` for IFGSM, ``--iter_df`` for DeepFool, the default
-#: ``--iter_tr`` 40 for Trust Region); other datasets get 40.
-PAPER_STEPS: dict[str, dict[str, int]] = {
-    "mnist": {"ifgsm": 40, "deepfool": 40, "tr": 40},
-    "cifar10": {"ifgsm": 7, "deepfool": 7, "tr": 40},
-    "digits": {"ifgsm": 40, "deepfool": 40, "tr": 40},
-}
-#: The jump grids of the authors' attack commands (CIFAR-10: ResNet, WideResNet, MobileNetV2;
-#: their AlexLike used 0 to 0.8, see ``jumprelu.models.zoo``); the paper protocol's default.
-PAPER_JUMPS: dict[str, tuple[float, ...]] = {
-    "mnist": (0.0, 0.5, 1.0, 1.5),
-    "cifar10": tuple(round(0.01 * i, 2) for i in range(10)),
-}
 
 
 @dataclass
@@ -299,60 +232,3 @@ class EvalConfig:
     def digest(self) -> str:
         """Hash of ``identity()``."""
         return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()
-
-
-def budgets(config: EvalConfig, *, std: float) -> dict[str, tuple[float, float]]:
-    """The L-inf and L2 budgets: ``{norm: (pixels, attacked-space units)}``.
-
-    Args:
-        config: the evaluation config (``eps``/``eps_l2`` or the dataset's defaults).
-        std: mean normalisation std (the paper protocol attacks normalised inputs).
-    """
-    linf, l2 = DEFAULT_EPS.get(config.dataset, (0.1, 1.0))
-    scale = 1 / std if config.protocol == "paper" else 1.0
-    pixels = {
-        "linf": linf if config.eps is None else config.eps,
-        "l2": l2 if config.eps_l2 is None else config.eps_l2,
-    }
-    return {norm: (eps, eps * scale) for norm, eps in pixels.items()}
-
-
-def attack_settings(name: str, config: EvalConfig, *, std: float) -> dict[str, Any]:
-    """The settings an attack runs with under ``config``'s protocol.
-
-    Args:
-        name: attack name.
-        config: the evaluation config.
-        std: mean normalisation std, converting pixel budgets to normalised units (paper).
-
-    Returns:
-        Keyword arguments for ``make_attack``.
-    """
-    paper = config.protocol == "paper"
-    eps = budgets(config, std=std)
-    s: dict[str, Any] = {"bounds": "paper"} if paper else {}
-    family = ATTACK_NORMS.get(name)
-    if family is not None and family[1] == "fixed-budget":
-        s["eps"] = eps[family[0]][1]
-    if name.startswith(("pgd", "square", "apgd")):
-        s["seed"] = config.seed
-    kind = next((k for k in ("ifgsm", "deepfool", "tr") if name.startswith(k)), None)
-    if paper and kind is not None and (kind != "tr" or name.startswith("tr-")):
-        s["steps"] = PAPER_STEPS.get(config.dataset, {}).get(kind, 40)
-    return {**s, **config.settings.get(name, {})}
-
-
-def units(config: EvalConfig) -> list[tuple[str, str]]:
-    """The (threat, attack) pairs of the grid, in run order (adaptive: BPDA + gradient-free)."""
-    units = []
-    for threat in config.threats:
-        names = config.attacks
-        if threat == "adaptive":
-            prefixes = [surrogate_prefix(g) for g in config.gradient_surrogates()]
-            grad = [f"{p}{a}" for p in prefixes for a in config.attacks if a not in GRADIENT_FREE]
-            free = [a for a in config.attacks if a in GRADIENT_FREE]
-            extra = [a for a in config.adaptive_extra if a not in free] if config.attacks else []
-            suite = [f"suite-{norm}" for norm in SUITES[config.suite]] if config.suite else []
-            names = grad + free + extra + suite
-        units += [(threat, a) for a in names]
-    return units

@@ -15,13 +15,7 @@ from jumprelu.datasets.core import Split
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.cells import PER_SAMPLE, load_cell
 from jumprelu.evaluation.clean import predict
-from jumprelu.evaluation.config import (
-    EXHAUSTIVE_SUITES,
-    SUITE_STAGES,
-    EvalConfig,
-    attack_settings,
-    budgets,
-)
+from jumprelu.evaluation.config import EvalConfig
 from jumprelu.evaluation.jump_grid import (
     apply_point,
     grid_flags,
@@ -31,6 +25,7 @@ from jumprelu.evaluation.jump_grid import (
 )
 from jumprelu.evaluation.metrics import robust_accuracy_curve, robust_within_budget, summarize
 from jumprelu.evaluation.plan import Cell
+from jumprelu.evaluation.protocol import attack_settings, budgets
 from jumprelu.evaluation.results import (
     SCHEMA,
     SCHEMA_VERSION,
@@ -41,6 +36,7 @@ from jumprelu.evaluation.results import (
 from jumprelu.evaluation.suite import suite_plan
 from jumprelu.evaluation.threats import N_EXAMPLES as N_SHOWN
 from jumprelu.evaluation.threats import attack_space
+from jumprelu.evaluation.units import EXHAUSTIVE_SUITES, SUITE_STAGES
 from jumprelu.models.normalize import mean_std_of
 
 __all__ = ["assemble"]

@@ -20,8 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from jumprelu.evaluation.config import NOISE_SUFFIX, EvalConfig, split_unit, units
+from jumprelu.evaluation.config import EvalConfig
 from jumprelu.evaluation.jump_grid import Point, point_label
+from jumprelu.evaluation.units import NOISE_SUFFIX, split_unit, units
 
 __all__ = ["Cell", "Run", "plan", "runs_of"]
 
