@@ -22,7 +22,7 @@ from jumprelu.evaluation.clean import predict
 from jumprelu.evaluation.demo import default_model_path
 from jumprelu.evaluation.jobs import run_evaluate
 from jumprelu.evaluation.plan import plan
-from jumprelu.evaluation.results import load_results
+from jumprelu.evaluation.results_read import load_results
 from jumprelu.evaluation.runner import EvalConfig
 from jumprelu.evaluation.units import units
 from jumprelu.models.checkpoints import load_checkpoint
@@ -171,7 +171,7 @@ def test_resume_recomputes_only_missing_cells(
     victims = sorted((out / "cells").iterdir())[:2]
     for v in victims:
         v.unlink()
-    from jumprelu.evaluation.jobs import load_data, load_model
+    from jumprelu.evaluation.loading import load_data, load_model
     from jumprelu.evaluation.runner import evaluate
 
     cfg = config()

@@ -20,8 +20,8 @@ import pytest
 from PIL import Image
 
 from jumprelu.datasets.core import load_split
-from jumprelu.evaluation.jobs import load_data, load_model
-from jumprelu.evaluation.results import load_results
+from jumprelu.evaluation.loading import load_data, load_model
+from jumprelu.evaluation.results_read import load_results
 from jumprelu.evaluation.runner import EvalConfig, evaluate
 from jumprelu.report import ReportError, ReportFiles, render_report
 from jumprelu.report import write as report_write

@@ -10,22 +10,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from jumprelu.attacks import make_attack
 from jumprelu.datasets.core import Split
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.cells import PER_SAMPLE, load_cell
 from jumprelu.evaluation.clean import predict
 from jumprelu.evaluation.config import EvalConfig
-from jumprelu.evaluation.jump_grid import (
-    apply_point,
-    grid_flags,
-    point_label,
-    point_level,
-    point_value,
-)
-from jumprelu.evaluation.metrics import robust_accuracy_curve, robust_within_budget, summarize
+from jumprelu.evaluation.metrics import robust_accuracy_curve, summarize
 from jumprelu.evaluation.plan import Cell
-from jumprelu.evaluation.protocol import attack_settings, budgets
+from jumprelu.evaluation.points import apply_point, grid_flags, point_label, point_value
 from jumprelu.evaluation.results import (
     SCHEMA,
     SCHEMA_VERSION,
@@ -33,10 +25,16 @@ from jumprelu.evaluation.results import (
     tensor_sha256,
     write_results,
 )
-from jumprelu.evaluation.suite import suite_plan
+from jumprelu.evaluation.summaries import (
+    CONVENTIONS,
+    budget_accuracy,
+    cell_settings,
+    example_info,
+    indicator_counts,
+    suite_stages,
+)
 from jumprelu.evaluation.threats import N_EXAMPLES as N_SHOWN
 from jumprelu.evaluation.threats import attack_space
-from jumprelu.evaluation.units import EXHAUSTIVE_SUITES, SUITE_STAGES
 from jumprelu.models.normalize import mean_std_of
 
 __all__ = ["assemble"]
@@ -72,7 +70,7 @@ def assemble(
     std = mean_std_of(jm)  # the model's own Normalize layer, as the attacks used
     shown = data.x[:N_SHOWN]
     pictures: dict[str, np.ndarray] = {"clean": shown.numpy()}
-    settings = {name: _settings(config, name, std) for name in {c.run.attack for c in cells}}
+    settings = {name: cell_settings(config, name, std) for name in {c.run.attack for c in cells}}
     files: dict[Path, dict[str, Any]] = {}
     for point in config.jumps:
         apply_point(jm, point)
@@ -114,9 +112,9 @@ def assemble(
                 grad_evals=info["grad_evals"],
                 seconds=info["seconds"],
             )
-            cell_settings, family = settings[cell.run.attack]
+            chosen, family = settings[cell.run.attack]
             if cell.run.gradient == "suite":
-                cell_settings = {**cell_settings, "stages": suite_stages(config, cell)}
+                chosen = {**chosen, "stages": suite_stages(config, cell)}
             adv_shown = torch.from_numpy(c["examples"][:N_SHOWN])
             pictures[f"cell{len(docs)}"] = adv_shown.numpy()
             entry = {
@@ -125,10 +123,10 @@ def assemble(
                 "jump": jump,
                 **mapped,
                 "run": cell.run.key,
-                "settings": cell_settings,
+                "settings": chosen,
                 "family": family,
                 "metrics": metrics.to_dict(),
-                "indicators": _indicators(c, correct, adv_ok),
+                "indicators": indicator_counts(c, correct, adv_ok),
                 **{k: info[k] for k in ("stages", "checks") if info.get(k)},
                 "examples_pred": predict(target, adv_shown).tolist(),
             }
@@ -151,7 +149,7 @@ def assemble(
                 "adv_accuracy": float(all_ok.float().mean()),
                 "n": len(data),
                 "over": names,
-                "budget": _budgets(config, std, correct, seen),
+                "budget": budget_accuracy(config, std, correct, seen),
             }
         )
     doc = {
@@ -172,7 +170,7 @@ def assemble(
         "conventions": CONVENTIONS
         | {"space": "normalised inputs" if config.protocol == "paper" else "[0,1] pixels"},
         "clean": clean,
-        "examples": _examples(jm, data),
+        "examples": example_info(jm, data),
         "cells": docs,
         "ensemble": ensemble,
     }
@@ -180,77 +178,3 @@ def assemble(
     if write:
         write_results(out, doc, pictures)
     return doc
-
-
-#: How the document's numbers are computed.
-CONVENTIONS = {
-    "adv_accuracy": "fraction of all n points classified correctly on the attack's "
-    "output (a point misclassified without attack counts as wrong)",
-    "rho_all": "mean over all n points of ||x_adv - x||_p / ||x||_p, unchanged points "
-    "count as 0 (the paper's rho)",
-    "rho_success": "the same mean over originally correct points the attack fooled "
-    "(ART/torchattacks convention)",
-    "examples": "the first images and each cell's adversarial versions (attack space, "
-    "float16) are in examples.npz beside results.json",
-}
-
-
-def suite_stages(config: EvalConfig, cell: Cell) -> list[str]:
-    """The stages a suite cell ran (``ATTACK@SURROGATE``), which depend on its jump."""
-    norm = cell.run.attack.removeprefix("suite-")
-    plan = suite_plan(norm, config.suite_surrogates(), point_level(cell.point))
-    return [f"{a}@{s}" if s else a for a, s in plan]
-
-
-def _settings(config: EvalConfig, name: str, std: float) -> tuple[dict[str, Any], str]:
-    """An attack's (or suite's) settings and family; a suite's stages are added per cell."""
-    if name.startswith("suite-"):
-        norm = name.removeprefix("suite-")
-        return {
-            "eps": budgets(config, std=std)[norm][1],
-            "norm": norm,
-            "surrogate_selection": config.suite not in EXHAUSTIVE_SUITES,
-            "stage_settings": {a: attack_settings(a, config, std=std) for a in SUITE_STAGES[norm]},
-        }, "fixed-budget"
-    settings = attack_settings(name, config, std=std)
-    return settings, make_attack(name, **settings).family
-
-
-def _indicators(c: dict[str, Any], correct: torch.Tensor, adv_ok: torch.Tensor) -> dict[str, Any]:
-    """Per-cell counts of the per-sample indicators of attack failure (absent: None)."""
-    fooled = correct & ~adv_ok
-    out: dict[str, Any] = {"n_correct": int(correct.sum()), "n_fooled": int(fooled.sum())}
-    if "zero_grad_steps" in c:
-        steps = torch.from_numpy(c["zero_grad_steps"])
-        out["zero_grad_any"] = None if bool((steps < 0).all()) else int((steps > 0).sum())
-    for k in ("silent", "improving", "unstable"):
-        out[k] = int(torch.from_numpy(c[k]).sum()) if k in c else None
-    return out
-
-
-def _examples(model: nn.Module, data: Split) -> dict[str, Any]:
-    """The clean inputs behind every cell's ``examples``, with what maps them to pixels."""
-    mean, std = getattr(model, "mean", data.info.mean), getattr(model, "std", data.info.std)
-    return {
-        "labels": data.y[:N_SHOWN].tolist(),
-        "mean": [float(v) for v in mean],
-        "std": [float(v) for v in std],
-    }
-
-
-def _budgets(
-    config: EvalConfig,
-    std: float,
-    correct: torch.Tensor,
-    seen: dict[str, list[tuple[torch.Tensor, torch.Tensor]]],
-) -> dict[str, dict[str, float]]:
-    """Robust accuracy within the L-inf and L2 budgets, worst case over every cell run."""
-    out = {}
-    for norm, (pixels, eps) in budgets(config, std=std).items():
-        ok = robust_within_budget(correct, seen[norm], eps)
-        out[norm] = {
-            "eps": pixels,
-            "eps_attack_space": eps,
-            "adv_accuracy": float(ok.float().mean()),
-        }
-    return out

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from jumprelu.errors import JumpReLUError
-from jumprelu.evaluation.jump_grid import point_label
-from jumprelu.evaluation.results import load_results
+from jumprelu.evaluation.points import point_label
+from jumprelu.evaluation.results_read import load_results
 from jumprelu.evaluation.units import split_unit
 from jumprelu.report.schema import check_document
 
