@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from jumprelu._util import atomic_write
-from jumprelu.evaluation.threats import N_EXAMPLES, Outcome
+from jumprelu.evaluation.outcome import N_EXAMPLES, Outcome
 
 __all__ = ["INDICATORS", "PER_SAMPLE", "load_cell", "save_cell"]
 

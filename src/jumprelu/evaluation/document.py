@@ -16,6 +16,7 @@ from jumprelu.evaluation.cells import PER_SAMPLE, load_cell
 from jumprelu.evaluation.clean import predict
 from jumprelu.evaluation.config import EvalConfig
 from jumprelu.evaluation.metrics import robust_accuracy_curve, summarize
+from jumprelu.evaluation.outcome import N_EXAMPLES as N_SHOWN
 from jumprelu.evaluation.plan import Cell
 from jumprelu.evaluation.points import apply_point, grid_flags, point_label, point_value
 from jumprelu.evaluation.results import (
@@ -33,7 +34,6 @@ from jumprelu.evaluation.summaries import (
     indicator_counts,
     suite_stages,
 )
-from jumprelu.evaluation.threats import N_EXAMPLES as N_SHOWN
 from jumprelu.evaluation.threats import attack_space
 from jumprelu.models.normalize import mean_std_of
 

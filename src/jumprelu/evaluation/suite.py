@@ -28,8 +28,9 @@ from torch import nn
 from jumprelu.attacks import make_attack
 from jumprelu.attacks.base import lp_norm
 from jumprelu.evaluation.clean import predict
+from jumprelu.evaluation.outcome import Outcome
 from jumprelu.evaluation.protocol import ATTACK_NORMS
-from jumprelu.evaluation.threats import GRADIENT_FREE, Outcome, run_attack
+from jumprelu.evaluation.threats import GRADIENT_FREE, run_attack
 from jumprelu.evaluation.units import SUITE_STAGES, surrogate_prefix
 
 __all__ = ["run_suite", "suite_plan"]

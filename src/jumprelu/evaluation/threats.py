@@ -15,17 +15,16 @@ max, as the JumpReLU paper's code does.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 from torch import nn
 
-from jumprelu.attacks.base import Attack, AttackResult, FixedBudgetAttack, lp_norm
+from jumprelu.attacks.base import Attack, AttackResult, lp_norm
 from jumprelu.attacks.noise import NoiseAveragedGradient
-from jumprelu.attacks.rng import SampleRandom
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.clean import predict
+from jumprelu.evaluation.failure import still_improving, unstable_points
+from jumprelu.evaluation.outcome import Outcome
 from jumprelu.models import NormalizedModel
 from jumprelu.retrofit import set_gradient
 
@@ -35,49 +34,6 @@ THREATS = ("white", "gray", "adaptive")
 PROTOCOLS = ("standard", "paper")
 #: Attacks that never use gradients (run as they are under the adaptive threat).
 GRADIENT_FREE = ("square-linf", "square-l2")
-#: Noise draws and scale (relative to the budget) of the unstable-prediction indicator.
-UNSTABLE_DRAWS, UNSTABLE_SCALE = 8, 0.01
-#: The incomplete-optimisation indicator: the best objective still rose by more than this
-#: share of its total rise during the last tenth of the iterations.
-IMPROVING_SHARE = 0.05
-#: Adversarial examples kept per cell for the report (what it shows).
-N_EXAMPLES = 6
-
-
-@dataclass
-class Outcome:
-    """Per-sample outcome of one attack on one model (tensors of shape (N,) on the CPU).
-
-    Attributes:
-        adv_correct: the evaluated model still classifies the adversarial input correctly.
-        l2, linf, l2_rel, linf_rel: perturbation norms (absolute and relative to x).
-        zero_grad: the attack gave up on an exactly zero gradient.
-        grad_evals: input-gradient computations in total.
-        seconds: wall time of crafting.
-        x_adv: the adversarial inputs (attack space), kept for transfer and examples.
-        zero_grad_steps: exactly-zero input gradients met at any iterate (-1: not counted).
-        silent: an iterate was adversarial but the returned input is not (silent success).
-        improving: not fooled, and the attack's objective was still improving at the end.
-        unstable: fooled, but the prediction returns to the label under tiny input noise.
-        stages: per-stage counts of a cascade (suites), else empty.
-        checks: the re-run indicators of ``indicators.cell_checks``, else empty.
-    """
-
-    adv_correct: torch.Tensor
-    l2: torch.Tensor
-    linf: torch.Tensor
-    l2_rel: torch.Tensor
-    linf_rel: torch.Tensor
-    zero_grad: torch.Tensor
-    grad_evals: int
-    seconds: float
-    x_adv: torch.Tensor
-    zero_grad_steps: torch.Tensor | None = None
-    silent: torch.Tensor | None = None
-    improving: torch.Tensor | None = None
-    unstable: torch.Tensor | None = None
-    stages: list[dict[str, Any]] = field(default_factory=list)
-    checks: dict[str, Any] = field(default_factory=dict)
 
 
 def attack_space(
@@ -179,59 +135,6 @@ def run_attack(
         x_adv=x_adv,
         zero_grad_steps=cat("zero_grad_steps", torch.long),
         silent=found & ~success,
-        improving=_improving(parts, success),
-        unstable=_unstable(attack, model, x, x_adv, y, success, index, batch_size),
+        improving=still_improving(parts, success),
+        unstable=unstable_points(attack, model, x, x_adv, y, success, index, batch_size),
     )
-
-
-def _improving(parts: list[AttackResult], success: torch.Tensor) -> torch.Tensor:
-    """Points not fooled whose best objective still rose in the last tenth of the run."""
-    out = torch.zeros(len(success), dtype=torch.bool)
-    at = 0
-    for p in parts:
-        n = len(p.success)
-        if p.trace is not None and p.trace.shape[1] >= 10:
-            t = p.trace.float().nan_to_num(nan=-torch.inf)
-            best = t.cummax(1).values
-            first = best[:, 0]
-            first = torch.where(torch.isfinite(first), first, best[:, -1])
-            late = best[:, -1] - best[:, int(0.9 * t.shape[1]) - 1]
-            total = (best[:, -1] - first).clamp_min(1e-12)
-            rising = torch.isfinite(late) & (late > IMPROVING_SHARE * total) & (late > 1e-6)
-            out[at : at + n] = rising & ~p.success
-        at += n
-    return out
-
-
-def _unstable(
-    attack: Attack,
-    model: nn.Module,
-    x: torch.Tensor,
-    x_adv: torch.Tensor,
-    y: torch.Tensor,
-    success: torch.Tensor,
-    index: torch.Tensor,
-    batch_size: int,
-) -> torch.Tensor:
-    """Fooled points whose prediction returns to the label under noise of 1% of the budget."""
-    out = torch.zeros(len(x), dtype=torch.bool)
-    if not isinstance(attack, FixedBudgetAttack) or not bool(success.any()):
-        return out
-    rows = success.nonzero().squeeze(1)
-    rng = SampleRandom(7919, index[rows])
-    scale = UNSTABLE_SCALE * attack.eps
-    dims = tuple(x.shape[1:])
-    if attack.norm == "linf":
-        z = (rng.uniform(0, UNSTABLE_DRAWS, *dims) * 2 - 1) * scale
-    else:
-        z = rng.normal(0, UNSTABLE_DRAWS, *dims)
-        z = (
-            z
-            * scale
-            / z.flatten(2).norm(dim=2).clamp_min(1e-12).view(*z.shape[:2], *[1] * len(dims))
-        )
-    box = attack.bounds_for(x)
-    noisy = box.clip(x_adv[rows].unsqueeze(1) + z).flatten(0, 1)
-    pred = predict(model, noisy, batch_size=batch_size).view(len(rows), UNSTABLE_DRAWS)
-    out[rows] = (pred == y[rows].unsqueeze(1)).any(1)
-    return out

@@ -16,11 +16,12 @@ from jumprelu.evaluation.cells import load_cell, save_cell
 from jumprelu.evaluation.clean import predict
 from jumprelu.evaluation.config import EvalConfig
 from jumprelu.evaluation.indicators import cell_checks
+from jumprelu.evaluation.outcome import Outcome
 from jumprelu.evaluation.plan import EXACT, Cell, Run, runs_of
 from jumprelu.evaluation.points import apply_point, point_label, point_level
 from jumprelu.evaluation.protocol import attack_settings, budgets
 from jumprelu.evaluation.suite import run_suite
-from jumprelu.evaluation.threats import Outcome, run_attack
+from jumprelu.evaluation.threats import run_attack
 from jumprelu.evaluation.units import EXHAUSTIVE_SUITES, SUITE_STAGES
 
 __all__ = ["Work"]
