@@ -14,7 +14,7 @@ import typing
 from pathlib import Path
 from typing import Any, NoReturn
 
-from jumprelu.models.checkpoint_files import MAX_CLASSES
+from jumprelu.models.checkpoint_meta import MAX_CLASSES
 
 __all__ = [
     "MAX_SEED",

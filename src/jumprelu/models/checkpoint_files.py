@@ -7,7 +7,8 @@ Read: plain state_dicts (``.pt``/``.pth``/``.pkl``, zip or legacy ``torch.save``
 
 The project's format is ``{"format": "jumprelu.checkpoint", "version": 1, "meta": {...},
 "state_dict": {...}}`` holding the bare network's weights on the CPU; with a ``.safetensors``
-suffix the same metadata goes into the safetensors header as JSON.
+suffix the same metadata goes into the safetensors header as JSON. The metadata and its
+checks live in ``checkpoint_meta``.
 """
 
 from __future__ import annotations
@@ -18,70 +19,40 @@ import pickle
 import re
 import sys
 import warnings
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from safetensors import safe_open
 
 from jumprelu._util import resolve_device
 from jumprelu.errors import CheckpointError
+from jumprelu.models.checkpoint_meta import (  # MAX_CLASSES: until small.py imports it
+    FORMAT,
+    MAX_CLASSES,
+    VERSION,
+    CheckpointMeta,
+    meta_from_dict,
+)
 
-__all__ = ["FORMAT", "MAX_CLASSES", "VERSION", "CheckpointMeta", "non_float", "read_state_dict"]
+__all__ = [
+    "FORMAT",
+    "MAX_CLASSES",
+    "VERSION",
+    "CheckpointMeta",
+    "error_reason",
+    "read_state_dict",
+    "strip_module",
+]
 
 log = logging.getLogger(__name__)
 
-#: Value of the ``format`` field of the project's checkpoints.
-FORMAT = "jumprelu.checkpoint"
-#: The format version this library writes and reads.
-VERSION = 1
 _STATE_KEYS = ("state_dict", "model_state_dict", "model", "net")
-#: Most classes a checkpoint may declare (a sanity bound: the classifier is allocated from it).
-MAX_CLASSES = 100_000
 
 
-@dataclass
-class CheckpointMeta:
-    """What a checkpoint holds and how it was made.
-
-    Attributes:
-        arch: registry name of the architecture.
-        dataset: dataset it was trained on, if known.
-        arch_kwargs: architecture options passed to the builder.
-        num_classes: number of logits.
-        mean: per-channel normalisation means, if known.
-        std: per-channel normalisation standard deviations, if known.
-        training: how it was trained (recipe, epochs, seed, validation accuracy, ...).
-        source: ``"jumprelu"`` for the project's files, ``"state_dict"`` for foreign ones.
-    """
-
-    arch: str
-    dataset: str | None = None
-    arch_kwargs: dict[str, Any] = field(default_factory=dict)
-    num_classes: int = 10
-    mean: tuple[float, ...] | None = None
-    std: tuple[float, ...] | None = None
-    training: dict[str, Any] = field(default_factory=dict)
-    source: str = "jumprelu"
-
-    def __post_init__(self) -> None:
-        self.arch_kwargs = dict(self.arch_kwargs)
-        self.training = dict(self.training)
-        if self.mean is not None:
-            self.mean = tuple(float(v) for v in self.mean)
-        if self.std is not None:
-            self.std = tuple(float(v) for v in self.std)
-
-
-def _names(items: Sequence[str], limit: int = 8) -> str:
-    shown = ", ".join(items[:limit])
-    return f"{shown} and {len(items) - limit} more" if len(items) > limit else shown
-
-
-def _reason(exc: BaseException) -> str:
+def error_reason(exc: BaseException) -> str:
+    """A loading error as one short line (the unpickler's reason without torch's advice)."""
     text = str(exc)
     if "WeightsUnpickler error:" in text:
         text = text.split("WeightsUnpickler error:", 1)[1]
@@ -107,16 +78,6 @@ def _missing_torch_global(name: str) -> bool:
     return False
 
 
-def non_float(expected: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor]) -> list[str]:
-    """Keys whose saved tensor is not floating point where the model's is (e.g. int64
-    weights, which ``load_state_dict`` would silently cast), as ``"key (dtype)"``."""
-    return [
-        f"{k} ({str(state[k].dtype).removeprefix('torch.')})"
-        for k, v in expected.items()
-        if k in state and v.is_floating_point() and not state[k].is_floating_point()
-    ]
-
-
 def _is_safetensors(path: Path) -> bool:
     if path.suffix == ".safetensors":
         return True
@@ -125,68 +86,6 @@ def _is_safetensors(path: Path) -> bool:
     if len(head) < 9 or head[8:9] != b"{":
         return False
     return 8 + int.from_bytes(head[:8], "little") <= path.stat().st_size
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-#: Each metadata field: (check, what it must be).
-_META_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "arch": (lambda v: isinstance(v, str) and bool(v), "a non-empty string"),
-    "dataset": (lambda v: v is None or isinstance(v, str), "a string or null"),
-    "arch_kwargs": (lambda v: isinstance(v, dict) and all(map(_is_str, v)), "a dict"),
-    "num_classes": (
-        lambda v: isinstance(v, int) and not isinstance(v, bool) and 2 <= v <= MAX_CLASSES,
-        f"an int in [2, {MAX_CLASSES}]",
-    ),
-    "mean": (lambda v: v is None or _is_numbers(v), "a list of numbers or null"),
-    "std": (lambda v: v is None or _is_numbers(v), "a list of numbers or null"),
-    "training": (lambda v: isinstance(v, dict) and all(map(_is_str, v)), "a dict"),
-    "source": (lambda v: isinstance(v, str), "a string"),
-}
-
-
-def _is_str(v: Any) -> bool:
-    return isinstance(v, str)
-
-
-def _is_numbers(v: Any) -> bool:
-    return isinstance(v, (list, tuple)) and all(map(_is_number, v))
-
-
-def _meta_from_dict(data: Any, path: Path) -> CheckpointMeta:
-    """Validate and convert a plain metadata dict (see ``CheckpointMeta``)."""
-    if not isinstance(data, dict) or "arch" not in data:
-        raise CheckpointError(f"malformed metadata in {path}: expected a dict with an 'arch'")
-    if unknown := sorted(set(data) - set(_META_CHECKS)):
-        log.warning("ignoring unknown metadata fields in %s: %s", path, ", ".join(unknown))
-    values = {k: v for k, v in data.items() if k in _META_CHECKS}
-    for name, value in values.items():
-        check, want = _META_CHECKS[name]
-        if not check(value):
-            raise CheckpointError(f"malformed metadata in {path}: {name!r} must be {want}")
-    return CheckpointMeta(**values)
-
-
-def _plain(value: Any, where: str) -> Any:
-    """Convert metadata to JSON-like values (dict, list, str, int, float, bool, None)."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, Mapping):
-        out = {}
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise CheckpointError(f"cannot save metadata {where}: key {k!r} is not a string")
-            out[k] = _plain(v, f"{where}.{k}")
-        return out
-    raise CheckpointError(
-        f"cannot save metadata {where}: a {type(value).__name__} is not a plain JSON value"
-    )
 
 
 def _tensor_dict(obj: Any, path: Path) -> dict[str, torch.Tensor]:
@@ -202,7 +101,8 @@ def _tensor_dict(obj: Any, path: Path) -> dict[str, torch.Tensor]:
     return dict(obj)
 
 
-def _strip_module(state: Mapping[str, torch.Tensor], path: Path) -> dict[str, torch.Tensor]:
+def strip_module(state: Mapping[str, torch.Tensor], path: Path) -> dict[str, torch.Tensor]:
+    """The state without DataParallel's ``module.`` prefix (a key present both ways: refused)."""
     out: dict[str, torch.Tensor] = {}
     for key, value in state.items():
         new = key.removeprefix("module.")
@@ -220,7 +120,7 @@ def _unpack(obj: Any, path: Path) -> tuple[dict[str, torch.Tensor], CheckpointMe
                 f"{path} is jumprelu checkpoint version {version!r}; this library reads "
                 f"version {VERSION}"
             )
-        return _tensor_dict(obj.get("state_dict"), path), _meta_from_dict(obj.get("meta"), path)
+        return _tensor_dict(obj.get("state_dict"), path), meta_from_dict(obj.get("meta"), path)
     if isinstance(obj, Mapping) and not all(isinstance(v, torch.Tensor) for v in obj.values()):
         for key in _STATE_KEYS:
             if isinstance(obj.get(key), Mapping):
@@ -237,7 +137,7 @@ def _read_safetensors(
             header = fh.metadata() or {}
             state = {key: fh.get_tensor(key) for key in fh.keys()}  # noqa: SIM118
     except Exception as exc:
-        raise CheckpointError(f"cannot read safetensors file {path}: {_reason(exc)}") from exc
+        raise CheckpointError(f"cannot read safetensors file {path}: {error_reason(exc)}") from exc
     if header.get("format") != FORMAT:
         return _tensor_dict(state, path), None
     if header.get("version") != str(VERSION):
@@ -249,7 +149,7 @@ def _read_safetensors(
         meta_dict = json.loads(header.get("meta", ""))
     except json.JSONDecodeError as exc:
         raise CheckpointError(f"malformed metadata in {path}: not valid JSON") from exc
-    return _tensor_dict(state, path), _meta_from_dict(meta_dict, path)
+    return _tensor_dict(state, path), meta_from_dict(meta_dict, path)
 
 
 #: How ``torch.load(weights_only=True)`` names a refused global, across torch versions:
@@ -272,7 +172,7 @@ def _torch_load(path: Path, device: torch.device) -> Any:
                 "which torch.load(weights_only=True) will not load; save a plain state_dict "
                 "instead"
             ) from exc
-        reason = f"unknown name {found.group(1)}" if found else _reason(exc)
+        reason = f"unknown name {found.group(1)}" if found else error_reason(exc)
         raise CheckpointError(
             f"cannot read {path}: corrupt, truncated or not a PyTorch checkpoint ({reason})"
         ) from exc
@@ -305,4 +205,4 @@ def read_state_dict(
     except OSError as exc:
         raise CheckpointError(f"cannot read {p}: {exc.strerror or exc}") from exc
     state, meta = _read_safetensors(p, dev) if is_st else _unpack(_torch_load(p, dev), p)
-    return _strip_module(state, p), meta
+    return strip_module(state, p), meta

@@ -1,8 +1,9 @@
-"""Load and save whole models: a checkpoint file turned into a ``NormalizedModel`` and back.
+"""Save whole models in the project's format; the home of the checkpoint API.
 
-Reading the file formats lives in ``checkpoint_files``; this module builds the architecture,
-checks that the weights fit it (naming missing and unexpected keys and shapes), and writes
-the project's format atomically.
+``save_checkpoint`` writes a model with its metadata atomically, after checking that the
+weights fit the architecture. Loading (``load_checkpoint``, ``read_weights``) lives in
+``checkpoint_load`` and reading the file formats (``read_state_dict``) in ``checkpoint_files``;
+both are importable from here.
 """
 
 from __future__ import annotations
@@ -11,31 +12,20 @@ import dataclasses
 import json
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from jumprelu._util import atomic_write, resolve_device
-from jumprelu.errors import CheckpointError, ConfigError
-from jumprelu.models import NormalizedModel, build_model, build_net, get_arch
-from jumprelu.models.checkpoint_files import (
-    FORMAT,
-    VERSION,
-    CheckpointMeta,
-    _names,
-    _plain,
-    _reason,
-    _strip_module,
-    non_float,
-    read_state_dict,
-)
-from jumprelu.models.normalize import check_mean_std, tensor_to_stats
-from jumprelu.models.zoo import ZooEntry
-from jumprelu.models.zoo_files import PREFIX, resolve_checkpoint
+from jumprelu._util import atomic_write
+from jumprelu.errors import CheckpointError
+from jumprelu.models import NormalizedModel, build_net, get_arch
+from jumprelu.models.checkpoint_files import read_state_dict, strip_module
+from jumprelu.models.checkpoint_load import load_checkpoint, read_weights
+from jumprelu.models.checkpoint_meta import FORMAT, VERSION, CheckpointMeta, to_plain
+from jumprelu.models.weights import check_finite, check_fits
 
 __all__ = [
     "FORMAT",
@@ -48,182 +38,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-def _split_normalized(
-    state: dict[str, torch.Tensor], path: Path
-) -> tuple[dict[str, torch.Tensor], tuple[tuple[float, ...], tuple[float, ...]] | None]:
-    """Turn a NormalizedModel's state_dict into the bare net's, plus its statistics."""
-    norm = {k for k in state if k.startswith("normalize.")}
-    rest = [k for k in state if k not in norm]
-    if norm - {"normalize.mean", "normalize.std"} or not all(k.startswith("net.") for k in rest):
-        return state, None
-    net_state = _strip_module({k.removeprefix("net."): state[k] for k in rest}, path)
-    if norm != {"normalize.mean", "normalize.std"}:
-        return net_state, None
-    try:
-        stats = check_mean_std(
-            tensor_to_stats(state["normalize.mean"]), tensor_to_stats(state["normalize.std"])
-        )
-    except ConfigError as exc:
-        raise CheckpointError(f"invalid normalize.mean/std in {path}: {exc}") from exc
-    return net_state, stats
-
-
-def _check_finite(state: Mapping[str, torch.Tensor], what: str) -> None:
-    bad = [
-        k
-        for k, v in state.items()
-        if (v.is_floating_point() or v.is_complex()) and not bool(torch.isfinite(v).all())
-    ]
-    if bad:
-        raise CheckpointError(f"{what} has non-finite (NaN or inf) values in: {_names(bad)}")
-
-
-def _check_fits(net: nn.Module, state: Mapping[str, torch.Tensor], arch: str, what: str) -> None:
-    expected = net.state_dict()
-    missing = [k for k in expected if k not in state and not k.endswith("num_batches_tracked")]
-    unexpected = [k for k in state if k not in expected]
-    shapes = [
-        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v.shape)}"
-        for k, v in expected.items()
-        if k in state and state[k].shape != v.shape
-    ]
-    parts = [
-        f"{label}: {_names(items)}"
-        for label, items in (
-            ("missing keys", missing),
-            ("unexpected keys", unexpected),
-            ("shape mismatch", shapes),
-            ("not floating point", non_float(expected, state)),
-        )
-        if items
-    ]
-    if parts:
-        raise CheckpointError(f"{what} does not fit arch {arch!r}: {'; '.join(parts)}")
-
-
-def load_checkpoint(
-    path: str | Path,
-    *,
-    arch: str | None = None,
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
-    num_classes: int | None = None,
-    device: str | torch.device = "cpu",
-    default_stats: tuple[Sequence[float], Sequence[float]] | None = None,
-    **arch_kwargs: Any,
-) -> tuple[NormalizedModel, CheckpointMeta]:
-    """Load a checkpoint into a freshly built ``NormalizedModel``.
-
-    Args:
-        path: checkpoint file (any format ``read_state_dict`` reads), or ``paper:NAME`` for a
-            file of the zoo (``jumprelu.models.zoo``); a file the zoo knows by its hash gets
-            its architecture, normalisation and training record from there.
-        arch: architecture; required for foreign files the zoo does not know, must agree with
-            the project's metadata.
-        mean: normalisation means; override the metadata's.
-        std: normalisation standard deviations; override the metadata's.
-        num_classes: number of logits (default: metadata, else 10).
-        device: where to put the model.
-        default_stats: ``(mean, std)`` used only when neither the arguments nor the file
-            record a normalisation (e.g. the dataset's statistics for a foreign state_dict).
-        **arch_kwargs: architecture options; override the metadata's.
-
-    Returns:
-        ``(model, meta)``: the model in eval mode on ``device`` and the metadata it was built
-        from (with the normalisation actually used).
-
-    Raises:
-        CheckpointError: unreadable file, missing arch or normalisation, metadata conflicts,
-            non-finite weights, or weights that do not fit the architecture.
-        ConfigError: an unknown arch or option, or invalid mean/std.
-    """
-    p, entry = resolve_checkpoint(path)
-    dev = resolve_device(device)
-    state, meta = read_state_dict(p, device="cpu")
-    state, file_stats = _split_normalized(state, p)
-    if meta is None and entry is not None:
-        meta = _zoo_meta(entry, arch)
-    if meta is not None:
-        if arch is not None and arch != meta.arch:
-            raise CheckpointError(f"{p} holds a {meta.arch!r} checkpoint, not {arch!r}")
-        if num_classes is not None and num_classes != meta.num_classes:
-            raise CheckpointError(
-                f"{p} has num_classes={meta.num_classes}, but num_classes={num_classes} was asked"
-            )
-        meta = dataclasses.replace(meta, arch_kwargs={**meta.arch_kwargs, **arch_kwargs})
-    elif arch is None:
-        raise CheckpointError(f"{p} has no jumprelu metadata: its architecture (--arch) is needed")
-    else:
-        n = 10 if num_classes is None else num_classes
-        meta = CheckpointMeta(
-            arch, arch_kwargs=dict(arch_kwargs), num_classes=n, source="state_dict"
-        )
-    if (mean is None) != (std is None):
-        raise ConfigError("mean and std must be given together")
-    if mean is not None and std is not None:
-        stats = check_mean_std(mean, std)
-    elif meta.mean is not None and meta.std is not None:
-        stats = (meta.mean, meta.std)
-    elif file_stats is not None:
-        stats = file_stats
-    elif default_stats is not None:
-        stats = check_mean_std(*default_stats)
-    else:
-        raise CheckpointError(f"{p} has no normalisation statistics: pass mean and std")
-    meta = dataclasses.replace(meta, mean=stats[0], std=stats[1])
-    _check_finite(state, f"checkpoint {p}")
-    model = build_model(
-        meta.arch, mean=stats[0], std=stats[1], num_classes=meta.num_classes, **meta.arch_kwargs
-    )
-    _check_fits(model.net, state, meta.arch, f"checkpoint {p}")
-    try:
-        model.net.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise CheckpointError(f"checkpoint {p} does not load: {_reason(exc)}") from exc
-    return model.to(dev).eval(), meta
-
-
-def read_weights(
-    path: str | Path,
-) -> tuple[dict[str, torch.Tensor], tuple[tuple[float, ...], tuple[float, ...]] | None, Path]:
-    """A checkpoint's bare-network weights and the normalisation it records, for any model.
-
-    Args:
-        path: a checkpoint file or ``paper:NAME`` (see ``load_checkpoint``).
-
-    Returns:
-        ``(state, stats, file)``: the weights (without ``module.``, ``net.`` or
-        ``normalize.``), ``(mean, std)`` from the project's metadata, a NormalizedModel's
-        buffers or the zoo (None when the file records none), and the file read.
-
-    Raises:
-        CheckpointError: as ``read_state_dict``, or non-finite weights.
-    """
-    p, entry = resolve_checkpoint(path)
-    state, meta = read_state_dict(p, device="cpu")
-    state, stats = _split_normalized(state, p)
-    if meta is not None and meta.mean is not None and meta.std is not None:
-        stats = (meta.mean, meta.std)
-    elif stats is None and entry is not None:
-        stats = (entry.mean, entry.std)
-    _check_finite(state, f"checkpoint {p}")
-    return state, stats, p
-
-
-def _zoo_meta(entry: ZooEntry, arch: str | None) -> CheckpointMeta:
-    """The metadata of a released file (an explicit ``arch`` replaces the zoo's)."""
-    kwargs = dict(entry.arch_kwargs) if arch in (None, entry.arch) else {}
-    return CheckpointMeta(
-        arch if arch is not None else entry.arch,
-        dataset=entry.dataset,
-        arch_kwargs=kwargs,
-        mean=entry.mean,
-        std=entry.std,
-        training=entry.describe(),
-        source=f"{PREFIX}{entry.name}",
-    )
 
 
 def _matches(a: Iterable[float], b: Iterable[float]) -> bool:
@@ -269,12 +83,12 @@ def save_checkpoint(
     get_arch(meta.arch)
     state = {
         k: v.detach().to("cpu").contiguous().clone()
-        for k, v in _strip_module(net.state_dict(), p).items()
+        for k, v in strip_module(net.state_dict(), p).items()
     }
-    _check_finite(state, f"cannot save {p}: the model")
+    check_finite(state, f"cannot save {p}: the model")
     fresh = build_net(meta.arch, num_classes=meta.num_classes, **meta.arch_kwargs)
-    _check_fits(fresh, state, meta.arch, f"cannot save {p}: the model")
-    plain = _plain(dataclasses.asdict(meta), "meta")
+    check_fits(fresh, state, meta.arch, f"cannot save {p}: the model")
+    plain = to_plain(dataclasses.asdict(meta), "meta")
     if p.suffix == ".safetensors":
         header = {"format": FORMAT, "version": str(VERSION), "meta": json.dumps(plain)}
         atomic_write(p, lambda tmp: save_file(state, tmp, metadata=header), CheckpointError)

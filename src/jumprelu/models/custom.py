@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from jumprelu.errors import CheckpointError, ConfigError
-from jumprelu.models.checkpoint_files import non_float
+from jumprelu.models.weights import non_float, short_list
 
 __all__ = ["build_custom", "check_output", "import_callable", "load_weights"]
 
@@ -113,8 +113,9 @@ def load_weights(model: nn.Module, state: dict[str, torch.Tensor], what: str) ->
             where the model's are (they would be cast silently).
     """
     if bad := non_float(model.state_dict(), state):
-        shown = ", ".join(bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
-        raise CheckpointError(f"{what} holds weights that are not floating point: {shown}")
+        raise CheckpointError(
+            f"{what} holds weights that are not floating point: {short_list(bad, 4)}"
+        )
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

@@ -30,7 +30,8 @@ from torch import nn
 
 from jumprelu._util import atomic_write
 from jumprelu.errors import CheckpointError, ConfigError
-from jumprelu.models.checkpoint_files import _plain, _reason
+from jumprelu.models.checkpoint_files import error_reason
+from jumprelu.models.checkpoint_meta import to_plain
 
 __all__ = [
     "STATE_FORMAT",
@@ -117,7 +118,7 @@ def save_train_state(
         "format": STATE_FORMAT,
         "version": STATE_VERSION,
         "epoch": int(epoch),
-        "key": _plain(dict(key), "key"),
+        "key": to_plain(dict(key), "key"),
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": sched,
@@ -148,7 +149,7 @@ def load_train_state(path: str | Path) -> TrainState:
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise CheckpointError(f"cannot read training state {p}: {_reason(exc)}") from exc
+        raise CheckpointError(f"cannot read training state {p}: {error_reason(exc)}") from exc
     if not isinstance(obj, dict) or obj.get("format") != STATE_FORMAT:
         raise CheckpointError(f"{p} is not a jumprelu training state")
     if obj.get("version") != STATE_VERSION:
@@ -173,7 +174,7 @@ def check_resumable(state: TrainState, key: Mapping[str, Any], path: str | Path)
     Raises:
         ConfigError: naming every differing setting with its saved and current value.
     """
-    now = _plain(dict(key), "key")
+    now = to_plain(dict(key), "key")
     missing = "<unset>"
     diff = [
         f"{k} (saved {state.key.get(k, missing)!r}, now {now.get(k, missing)!r})"
@@ -242,7 +243,8 @@ def restore_train_state(
         model.load_state_dict(state.model)
         optimizer.load_state_dict(state.optimizer)
     except (RuntimeError, ValueError, KeyError) as exc:
-        raise CheckpointError(f"the training state does not fit the model: {_reason(exc)}") from exc
+        reason = error_reason(exc)
+        raise CheckpointError(f"the training state does not fit the model: {reason}") from exc
     sched = dict(state.scheduler)
     sched["milestones"] = collections.Counter(sched.get("milestones", {}))
     scheduler.load_state_dict(sched)
