@@ -14,11 +14,14 @@ from typing import Any
 from torch import nn
 
 from jumprelu.errors import ConfigError
+from jumprelu.models._common import check_int
 from jumprelu.models.mobilenet import MobileNetV2
 from jumprelu.models.normalize import Normalize, NormalizedModel, check_mean_std
-from jumprelu.models.paper import PaperMobileNetV2, PaperWideResNet
-from jumprelu.models.resnet import CifarResNet, WideResNet
+from jumprelu.models.paper_mobilenet import PaperMobileNetV2
+from jumprelu.models.paper_wrn import PaperWideResNet
+from jumprelu.models.resnet import CifarResNet
 from jumprelu.models.small import AlexLike, DigitsNet, LeNet
+from jumprelu.models.wide_resnet import WideResNet
 
 __all__ = [
     "ARCHS",
@@ -204,5 +207,4 @@ def check_arch_fits(arch: str, shape: tuple[int, int, int], num_classes: int) ->
             f"arch {arch!r} expects {_fmt(spec.input_shape)} inputs but the data is "
             f"{_fmt(got)}; archs for {_fmt(got)}: {', '.join(fitting)}"
         )
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ConfigError(f"num_classes must be an int >= 2, got {num_classes!r}")
+    check_int("num_classes", num_classes, 2)

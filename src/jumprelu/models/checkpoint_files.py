@@ -28,17 +28,10 @@ from safetensors import safe_open
 
 from jumprelu._util import resolve_device
 from jumprelu.errors import CheckpointError
-from jumprelu.models.checkpoint_meta import (  # MAX_CLASSES: until small.py imports it
-    FORMAT,
-    MAX_CLASSES,
-    VERSION,
-    CheckpointMeta,
-    meta_from_dict,
-)
+from jumprelu.models.checkpoint_meta import FORMAT, VERSION, CheckpointMeta, meta_from_dict
 
 __all__ = [
     "FORMAT",
-    "MAX_CLASSES",
     "VERSION",
     "CheckpointMeta",
     "error_reason",

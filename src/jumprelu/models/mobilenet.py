@@ -16,12 +16,13 @@ import torch
 from torch import nn
 
 from jumprelu.errors import ConfigError
-from jumprelu.models.small import check_common_args, check_dropout
+from jumprelu.models._common import check_common_args, check_dropout, init_weights
 
-__all__ = ["InvertedResidual", "MobileNetV2"]
+__all__ = ["CIFAR_SETTINGS", "InvertedResidual", "MobileNetV2"]
 
-# (expansion t, output channels c, repeats n, first stride s); strides adapted to 32x32.
-_CIFAR_SETTINGS: tuple[tuple[int, int, int, int], ...] = (
+#: (expansion t, output channels c, repeats n, first stride s); strides adapted to 32x32
+#: (the authors' CIFAR MobileNetV2 uses the same stages).
+CIFAR_SETTINGS: tuple[tuple[int, int, int, int], ...] = (
     (1, 16, 1, 1),
     (6, 24, 2, 1),
     (6, 32, 3, 2),
@@ -107,7 +108,7 @@ class MobileNetV2(nn.Module):
         last_ch = _make_divisible(1280 * max(1.0, width))
         self.stem = _conv_bn_relu(in_channels, in_ch, 3, 1, 1)
         blocks: list[nn.Module] = []
-        for t, c, n, s in _CIFAR_SETTINGS:
+        for t, c, n, s in CIFAR_SETTINGS:
             out_ch = _make_divisible(c * width)
             for i in range(n):
                 blocks.append(InvertedResidual(in_ch, out_ch, s if i == 0 else 1, t))
@@ -118,18 +119,7 @@ class MobileNetV2(nn.Module):
         self.flatten = nn.Flatten()
         self.dropout = nn.Dropout(p)
         self.classifier = nn.Linear(last_ch, num_classes)
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, 0.0, 0.01)
-                nn.init.zeros_(m.bias)
+        init_weights(self, linear_std=0.01)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.head(self.features(self.stem(x)))

@@ -8,51 +8,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from jumprelu.errors import ConfigError
-from jumprelu.models.checkpoint_files import MAX_CLASSES
+from jumprelu.models._common import check_common_args, check_dropout
 
 __all__ = ["AlexLike", "DigitsNet", "LeNet"]
-
-
-def check_common_args(num_classes: int, in_channels: int) -> None:
-    """Validate the arguments every builder takes.
-
-    Args:
-        num_classes: number of output logits, in [2, ``MAX_CLASSES``].
-        in_channels: number of input channels (>= 1).
-
-    Raises:
-        ConfigError: when either is not an int in range.
-    """
-    if (
-        isinstance(num_classes, bool)
-        or not isinstance(num_classes, int)
-        or not 2 <= num_classes <= MAX_CLASSES
-    ):
-        raise ConfigError(f"num_classes must be an int in [2, {MAX_CLASSES}], got {num_classes!r}")
-    if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
-        raise ConfigError(f"in_channels must be an int >= 1, got {in_channels!r}")
-
-
-def check_dropout(dropout: float) -> float:
-    """Validate a dropout probability.
-
-    Args:
-        dropout: the probability.
-
-    Returns:
-        The probability as a float.
-
-    Raises:
-        ConfigError: unless ``0 <= dropout < 1``.
-    """
-    try:
-        value = float(dropout)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"dropout must be a number in [0, 1), got {dropout!r}") from exc
-    if not 0.0 <= value < 1.0:
-        raise ConfigError(f"dropout must be in [0, 1), got {dropout!r}")
-    return value
 
 
 class LeNet(nn.Module):
