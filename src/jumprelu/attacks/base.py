@@ -15,13 +15,12 @@ from __future__ import annotations
 import copy
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, ClassVar, TypeVar
 
 import torch
 from torch import nn
 
+from jumprelu._util import eval_mode
 from jumprelu.attacks.norms import (
     NORMS,
     Bounds,
@@ -66,17 +65,6 @@ def _replace(attack: _A, **changes: Any) -> _A:
     new = copy.copy(attack)
     vars(new).update(changes)
     return new
-
-
-@contextmanager
-def eval_mode(model: nn.Module) -> Iterator[None]:
-    """The model in eval mode inside the block, its previous mode restored after."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        model.train(was_training)
 
 
 class Attack(ABC):

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from jumprelu._util import eval_mode
 from jumprelu.datasets.core import Split
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.jump_grid import parse_jumps
@@ -33,15 +34,11 @@ def predict(model: nn.Module, x: torch.Tensor, *, batch_size: int = 1000) -> tor
         int64 predictions (N,) on the CPU.
     """
     dev = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model), torch.no_grad():
         preds = [
             model(x[i : i + batch_size].to(dev)).argmax(1).cpu()
             for i in range(0, len(x), batch_size)
         ]
-    finally:
-        model.train(was_training)
     return torch.cat(preds) if preds else torch.zeros(0, dtype=torch.long)
 
 
