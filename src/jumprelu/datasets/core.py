@@ -10,11 +10,7 @@ argument, else the ``JUMPRELU_DATA`` environment variable); ``digits`` ships wit
 from __future__ import annotations
 
 import logging
-import math
-import numbers
-import operator
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +18,14 @@ import numpy.typing as npt
 import torch
 
 from jumprelu.datasets import cifar10, custom, digits, mnist
+from jumprelu.datasets.split import (
+    DatasetInfo,
+    Split,
+    carve_val,
+    check_val_size,
+    split_indices,
+    val_count,
+)
 from jumprelu.errors import ConfigError, DataError
 
 __all__ = [
@@ -40,27 +44,6 @@ log = logging.getLogger(__name__)
 
 ENV_VAR = "JUMPRELU_DATA"
 SPLITS = ("train", "val", "test")
-
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    """Static facts about a dataset.
-
-    Attributes:
-        name: the dataset's name (a key of ``DATASETS``).
-        shape: one image's (C, H, W).
-        num_classes: number of labels.
-        mean: per-channel mean of the training images in [0, 1].
-        std: per-channel standard deviation of the training images in [0, 1].
-        classes: the class names, indexed by label.
-    """
-
-    name: str
-    shape: tuple[int, int, int]
-    num_classes: int
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    classes: tuple[str, ...]
 
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -83,49 +66,6 @@ _DEFAULT_VAL_SIZE: dict[str, int | float] = {"mnist": 5000, "cifar10": 5000, "di
 _MAX_VALUE: dict[str, int] = {"mnist": 255, "cifar10": 255, "digits": digits.MAX_VALUE}
 
 
-@dataclass
-class Split:
-    """One split of a dataset.
-
-    Attributes:
-        x: float32 images (N, C, H, W) in [0, 1].
-        y: int64 labels (N,).
-        info: the dataset's ``DatasetInfo``.
-        split: ``"train"``, ``"val"`` or ``"test"``.
-    """
-
-    x: torch.Tensor
-    y: torch.Tensor
-    info: DatasetInfo
-    split: str
-
-    def __len__(self) -> int:
-        return int(self.y.shape[0])
-
-    def take(self, n: int) -> Split:
-        """Return the first ``n`` examples (views of this split's tensors).
-
-        Args:
-            n: how many examples, 0 <= n <= len(self).
-
-        Returns:
-            A new ``Split`` of length ``n``.
-
-        Raises:
-            ConfigError: when ``n`` is not an integer in that range.
-        """
-        try:
-            count = operator.index(n)
-        except TypeError as exc:
-            raise ConfigError(f"take() needs an integer count, got {n!r}") from exc
-        if not 0 <= count <= len(self):
-            raise ConfigError(
-                f"cannot take {count} examples from the {self.info.name} {self.split} split,"
-                f" which has {len(self)}"
-            )
-        return Split(self.x[:count], self.y[:count], self.info, self.split)
-
-
 def resolve_data_dir(data_dir: str | Path | None) -> Path | None:
     """Pick the data directory: the argument, else ``$JUMPRELU_DATA``, else None.
 
@@ -146,35 +86,6 @@ def _dataset_info(dataset: str) -> DatasetInfo:
     if info is None:
         raise ConfigError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
     return info
-
-
-def _check_val_size(val_size: int | float) -> None:
-    if isinstance(val_size, bool) or not isinstance(val_size, numbers.Real):
-        raise ConfigError(f"val_size must be an int count or a float fraction, got {val_size!r}")
-    if isinstance(val_size, numbers.Integral):
-        if val_size < 0:
-            raise ConfigError(f"val_size must be >= 0, got {val_size}")
-    elif not (math.isfinite(val_size) and 0.0 <= val_size < 1.0):
-        raise ConfigError(f"a fractional val_size must be in [0, 1), got {val_size}")
-
-
-def _val_count(val_size: int | float, n_train: int, name: str) -> int:
-    if isinstance(val_size, numbers.Integral):
-        count = int(val_size)
-    else:
-        count = round(float(val_size) * n_train)
-    if count >= n_train:
-        raise ConfigError(
-            f"val_size={val_size} leaves no training examples: {name} has {n_train} for train+val"
-        )
-    return count
-
-
-def _split_indices(n: int, n_val: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sorted (train, val) indices: val is the first ``n_val`` of a seeded permutation."""
-    generator = torch.Generator().manual_seed(int(seed))
-    perm = torch.randperm(n, generator=generator)
-    return perm[n_val:].sort().values, perm[:n_val].sort().values
 
 
 def _root(name: str, data_dir: str | Path | None, download: bool) -> Path:
@@ -232,14 +143,14 @@ def load_split(
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     size = _DEFAULT_VAL_SIZE[info.name] if val_size is None else val_size
-    _check_val_size(size)
+    check_val_size(size)
     part = "test" if split == "test" else "train"
     x, y = _load_part(info.name, part, data_dir, download)
     if split != "test":
-        n_val = _val_count(size, len(y), info.name)
+        n_val = val_count(size, len(y), info.name)
         if split == "val" and n_val == 0:
             raise ConfigError(f"val_size={size} gives an empty val split for {info.name}")
-        train_idx, val_idx = _split_indices(len(y), n_val, seed)
+        train_idx, val_idx = split_indices(len(y), n_val, seed)
         idx = (val_idx if split == "val" else train_idx).numpy()
         x, y = x[idx], y[idx]
     images = torch.from_numpy(x.astype(np.float32)).div_(float(_MAX_VALUE[info.name]))
@@ -283,25 +194,3 @@ def load_data_spec(spec: str, *, name: str = "custom", num_classes: int | None =
         name, (c, h, w), count, (0.0,) * c, (1.0,) * c, classes or tuple(map(str, range(count)))
     )
     return Split(torch.from_numpy(x), torch.from_numpy(y), info, "test")
-
-
-def carve_val(data: Split, val_size: int | float = 0.2, seed: int = 0) -> tuple[Split, Split]:
-    """Split examples into a seeded validation part and the disjoint rest.
-
-    Args:
-        data: the examples.
-        val_size: an int count or a float fraction of them.
-        seed: seed of the permutation choosing the validation examples.
-
-    Returns:
-        ``(val, rest)``, both in their original order.
-    """
-    _check_val_size(val_size)
-    n_val = _val_count(val_size, len(data), data.info.name)
-    if n_val == 0:
-        raise ConfigError(f"val_size={val_size} gives an empty val split for {data.info.name}")
-    rest, val = _split_indices(len(data), n_val, seed)
-    return (
-        Split(data.x[val], data.y[val], data.info, "val"),
-        Split(data.x[rest], data.y[rest], data.info, data.split),
-    )
