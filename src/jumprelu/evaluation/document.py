@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from jumprelu.attacks import ATTACKS
 from jumprelu.datasets.core import Split
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.cells import PER_SAMPLE, load_cell
@@ -131,7 +132,7 @@ def assemble(
                 "examples_pred": predict(target, adv_shown).tolist(),
             }
             if family == "minimal":
-                norm = "linf" if cell.run.attack.endswith("linf") else "l2"
+                norm = ATTACKS[cell.run.attack].norm
                 grid = np.quantile(t[norm].numpy(), np.linspace(0, 1, 11)).tolist()
                 entry["curve"] = {
                     "norm": norm,

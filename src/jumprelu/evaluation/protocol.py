@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import TYPE_CHECKING, Any
+
+from jumprelu.attacks import ATTACKS
 
 if TYPE_CHECKING:
     from jumprelu.evaluation.config import EvalConfig
 
 __all__ = [
-    "ATTACK_NORMS",
     "DEFAULT_EPS",
     "PAPER_JUMPS",
+    "PAPER_KIND",
     "PAPER_STEPS",
     "attack_settings",
     "budgets",
@@ -21,21 +24,12 @@ __all__ = [
 DEFAULT_EPS = {"mnist": (0.3, 2.0), "cifar10": (8 / 255, 0.5), "digits": (0.1, 1.0)}
 
 
-#: Norm and family of the attacks that take a budget: name -> (norm, family).
-ATTACK_NORMS: dict[str, tuple[str, str]] = {
-    "fgsm": ("linf", "fixed-budget"),
-    "pgd-linf": ("linf", "fixed-budget"),
-    "pgd-l2": ("l2", "fixed-budget"),
-    "square-linf": ("linf", "fixed-budget"),
-    "square-l2": ("l2", "fixed-budget"),
-    "apgd-ce-linf": ("linf", "fixed-budget"),
-    "apgd-ce-l2": ("l2", "fixed-budget"),
-    "apgd-dlr-linf": ("linf", "fixed-budget"),
-    "apgd-dlr-l2": ("l2", "fixed-budget"),
-    "apgd-t-linf": ("linf", "fixed-budget"),
-    "apgd-t-l2": ("l2", "fixed-budget"),
-    "fmn-linf": ("linf", "minimal"),
-    "fmn-l2": ("l2", "minimal"),
+#: The paper's attacks and the iteration count of ``PAPER_STEPS`` each takes.
+PAPER_KIND = {
+    "ifgsm": "ifgsm",
+    "deepfool-linf": "deepfool",
+    "deepfool-l2": "deepfool",
+    **{f"tr-{v}{n}": "tr" for v in ("", "adaptive-") for n in ("linf", "l2")},
 }
 
 
@@ -87,12 +81,12 @@ def attack_settings(name: str, config: EvalConfig, *, std: float) -> dict[str, A
     paper = config.protocol == "paper"
     eps = budgets(config, std=std)
     s: dict[str, Any] = {"bounds": "paper"} if paper else {}
-    family = ATTACK_NORMS.get(name)
-    if family is not None and family[1] == "fixed-budget":
-        s["eps"] = eps[family[0]][1]
-    if name.startswith(("pgd", "square", "apgd")):
+    spec = ATTACKS[name]
+    if spec.family == "fixed-budget":
+        s["eps"] = eps[spec.norm][1]
+    if "seed" in inspect.signature(spec).parameters:
         s["seed"] = config.seed
-    kind = next((k for k in ("ifgsm", "deepfool", "tr") if name.startswith(k)), None)
-    if paper and kind is not None and (kind != "tr" or name.startswith("tr-")):
+    kind = PAPER_KIND.get(name)
+    if paper and kind is not None:
         s["steps"] = PAPER_STEPS.get(config.dataset, {}).get(kind, 40)
     return {**s, **config.settings.get(name, {})}

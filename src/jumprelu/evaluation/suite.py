@@ -25,11 +25,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from jumprelu.attacks import make_attack
+from jumprelu.attacks import ATTACKS, make_attack
 from jumprelu.attacks.base import lp_norm
 from jumprelu.evaluation.clean import predict
 from jumprelu.evaluation.outcome import Outcome
-from jumprelu.evaluation.protocol import ATTACK_NORMS
 from jumprelu.evaluation.threats import GRADIENT_FREE, run_attack
 from jumprelu.evaluation.units import SUITE_STAGES, surrogate_prefix
 
@@ -113,7 +112,7 @@ def run_suite(
             stages.append({"stage": label, "attacked": 0, "broken": 0, "seconds": 0.0})
             continue
         s = {**settings(name)}
-        if ATTACK_NORMS[name][1] == "fixed-budget":
+        if ATTACKS[name].family == "fixed-budget":
             s["eps"] = eps
         out = run_attack(
             make_attack(name, **s),
