@@ -111,5 +111,5 @@ def _render(source: Path, out: Path, wanted: list[str]) -> ReportFiles:
         html=out / "report.html" if "html" in wanted else None,
         markdown=out / "report.md" if "md" in wanted else None,
         assets=tuple(assets),
-        flags=sum(len(g.hits) for g in report.flags),
+        flags=report.flag_count,
     )

@@ -6,8 +6,9 @@ import base64
 from html import escape
 
 from jumprelu.report.content import Report
+from jumprelu.report.facts import FLAGS_NOTE, NO_FLAGS
 from jumprelu.report.figures import Plot
-from jumprelu.report.tables import Table
+from jumprelu.report.formatting import Table
 from jumprelu.report.theme import CLEAN, ENSEMBLE, THREAT_COLORS, threat_color
 
 __all__ = ["CSS", "render_html"]
@@ -133,16 +134,12 @@ def _kv(rows: tuple[tuple[str, str], ...], key: str) -> str:
 
 def _flags(report: Report) -> str:
     if not report.flags:
-        return (
-            '<section class="card noflags" id="flags"><strong>No sanity flags.</strong> None of '
-            "the checks for gradient masking or a stalled attack fired.</section>"
-        )
-    total = sum(len(g.hits) for g in report.flags)
-    parts = [f'<section class="card flags" id="flags"><h2>Sanity flags ({total})</h2>']
-    parts.append(
-        "<p>These checks point at gradient masking or stalled attacks, where the numbers "
-        "below may overstate robustness.</p>"
-    )
+        lead, rest = NO_FLAGS
+        return f'<section class="card noflags" id="flags"><strong>{lead}</strong> {rest}</section>'
+    parts = [
+        f'<section class="card flags" id="flags"><h2>Sanity flags ({report.flag_count})</h2>',
+        f"<p>{FLAGS_NOTE}</p>",
+    ]
     for g in report.flags:
         hits = "".join(f"<li><b>{escape(w)}</b>: {escape(m)}</li>" for w, m in g.hits)
         parts.append(

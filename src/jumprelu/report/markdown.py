@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 from jumprelu.report.content import Report
+from jumprelu.report.facts import FLAGS_NOTE, NO_FLAGS
 from jumprelu.report.figures import Plot
-from jumprelu.report.tables import Table
+from jumprelu.report.formatting import Table
 
 __all__ = ["ASSET_DIR", "asset_name", "md_code", "md_text", "render_markdown"]
 
@@ -66,16 +67,9 @@ def _image(p: Plot, level: str = "###") -> str:
 
 def _flags(report: Report) -> str:
     if not report.flags:
-        return (
-            "> **No sanity flags.** None of the checks for gradient masking or a stalled "
-            "attack fired.\n"
-        )
-    total = sum(len(g.hits) for g in report.flags)
-    out = [
-        f"## ⚠ Sanity flags ({total})\n",
-        "These checks point at gradient masking or stalled attacks, where the numbers below "
-        "may overstate robustness.\n",
-    ]
+        lead, rest = NO_FLAGS
+        return f"> **{lead}** {rest}\n"
+    out = [f"## ⚠ Sanity flags ({report.flag_count})\n", f"{FLAGS_NOTE}\n"]
     for g in report.flags:
         out.append(f"> **{md_code(g.code)}** ({len(g.hits)}): {md_text(g.explanation)}\n>")
         out += [f"> - **{md_text(w)}**: {md_text(m)}" for w, m in g.hits]

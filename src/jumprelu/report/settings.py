@@ -8,8 +8,15 @@ from typing import Any
 
 from jumprelu import __version__
 from jumprelu.attacks import describe_attacks
+from jumprelu.report.formatting import (
+    MISSING,
+    Table,
+    fmt_cell,
+    fmt_settings,
+    jump_label,
+    pct,
+)
 from jumprelu.report.load import Doc, base_attack, chosen_jump, fmt_jump, jump_maps, jump_x
-from jumprelu.report.tables import CHOSEN, MISSING, Table, fmt_cell, fmt_settings, pct
 
 __all__ = ["jump_map_table", "settings_table", "tuning_table"]
 
@@ -28,7 +35,7 @@ def jump_map_table(doc: Doc) -> Table | None:
     return Table(
         key="jump-maps",
         title="Per-layer jumps",
-        header=("site", *(k + (CHOSEN if k == chosen else "") for k in maps)),
+        header=("site", *(jump_label(k, chosen) for k in maps)),
         rows=tuple(rows),
         notes=(
             "Each column is one grid point whose jump differs per JumpReLU site (a per-layer "
@@ -90,7 +97,7 @@ def tuning_table(doc: Doc) -> Table | None:
         ok = r["drop"] <= max_drop + 1e-12
         rows.append(
             (
-                fmt_jump(r[by]) + (CHOSEN if r[by] == pick else ""),
+                jump_label(r[by], pick),
                 pct(r["accuracy"]),
                 pct(r["drop"]),
                 "yes" if ok else "no",

@@ -1,20 +1,23 @@
-"""The report's tables as plain strings, shared by the HTML and Markdown renderers.
+"""The report's result tables: accuracy under attack by jump, and every metric per threat.
 
-Every number is formatted here once, so both formats show the same digits: accuracies and
-rates in percent with two decimals, relative perturbations (rho) and norms with four decimals.
+Tables are plain strings (see ``formatting``), shared by the HTML and Markdown renderers.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+from jumprelu.report.formatting import (
+    MISSING,
+    Table,
+    fmt_cell,
+    fmt_settings,
+    jump_label,
+    pct,
+)
 from jumprelu.report.load import (
     THREAT_LABELS,
     Doc,
-    JumpKey,
     cell_index,
     chosen_jump,
     fmt_jump,
@@ -26,22 +29,14 @@ from jumprelu.report.load import (
 from jumprelu.report.theme import RHO
 
 __all__ = [
-    "CHOSEN",
-    "MISSING",
+    "BUDGET_LABEL",
+    "METRIC_COLUMNS",
     "THREAT_NOTES",
-    "Table",
-    "fmt_cell",
-    "fmt_settings",
-    "fmt_value",
-    "num",
+    "budget_norms",
     "overview_table",
-    "pct",
     "threat_table",
 ]
 
-#: Appended to the jump chosen by ``jumprelu tune``.
-CHOSEN = " ★"
-MISSING = "\N{EN DASH}"
 THREAT_NOTES = {
     "white": "the attack differentiates the JumpReLU model itself (native gradient 1[x > jump])",
     "gray": "inputs crafted once on the original ReLU model (jump 0), evaluated at every jump",
@@ -64,84 +59,6 @@ METRIC_COLUMNS = (
     ("grad evals", "grad_evals", "int"),
     ("time s", "seconds", "sec"),
 )
-
-
-@dataclass(frozen=True)
-class Table:
-    """One table of the report.
-
-    Attributes:
-        key: identifier (HTML id, PNG-free anchor).
-        title: heading shown above the table.
-        header: column names.
-        rows: cell texts, one tuple per row.
-        notes: sentences shown under the table (conventions, settings).
-        labels: leading columns that are labels rather than numbers.
-        threat: the threat model the table is about (for its colour), if one.
-        column_threats: per column, the threat model it shows (for header colours).
-        marked: indices of rows at the chosen jump.
-    """
-
-    key: str
-    title: str
-    header: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    notes: tuple[str, ...] = ()
-    labels: int = 1
-    threat: str | None = None
-    column_threats: tuple[str | None, ...] = ()
-    marked: frozenset[int] = field(default_factory=frozenset)
-
-
-def pct(value: float | None) -> str:
-    """A fraction in percent with two decimals (an en dash for None)."""
-    return MISSING if value is None else f"{100 * value:.2f}"
-
-
-def num(value: float | None) -> str:
-    """A relative perturbation or norm with four decimals (an en dash for None)."""
-    return MISSING if value is None else f"{value:.4f}"
-
-
-def fmt_cell(value: Any, kind: str) -> str:
-    """A metric value as displayed.
-
-    Args:
-        value: the number (None where no point qualified).
-        kind: "pct" (percent, 2 decimals), "num" (4 decimals), "sec" (1 decimal) or "int".
-
-    Returns:
-        The text (an en dash for None).
-    """
-    if value is None:
-        return MISSING
-    if kind == "pct":
-        return pct(value)
-    if kind == "num":
-        return num(value)
-    if kind == "sec":
-        return f"{value:.1f}"
-    return f"{int(value):d}"
-
-
-def fmt_value(value: Any) -> str:
-    """A setting's value: floats to six significant digits, the rest as JSON."""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, str):
-        return value
-    return json.dumps(value)
-
-
-def fmt_settings(settings: Mapping[str, Any]) -> str:
-    """Settings as ``key=value`` pairs sorted by key (``defaults`` when empty)."""
-    if not settings:
-        return "defaults"
-    return ", ".join(f"{k}={fmt_value(settings[k])}" for k in sorted(settings))
-
-
-def _jump_label(jump: JumpKey, chosen: JumpKey | None) -> str:
-    return fmt_jump(jump) + (CHOSEN if chosen is not None and jump == chosen else "")
 
 
 def _conventions(doc: Doc) -> tuple[str, ...]:
@@ -177,7 +94,7 @@ def overview_table(doc: Doc) -> Table:
     budgets = budget_norms(doc)
     rows, marked = [], set()
     for i, j in enumerate(jumps(doc)):
-        row = [_jump_label(j, chosen), str(clean[j]["n"]) if j in clean else MISSING]
+        row = [jump_label(j, chosen), str(clean[j]["n"]) if j in clean else MISSING]
         row.append(pct(clean[j]["accuracy"]) if j in clean else MISSING)
         for t, a in us:
             c = cells.get((t, a, j))
@@ -246,7 +163,7 @@ def threat_table(doc: Doc, threat: str) -> Table:
                 continue
             settings[a] = c["settings"]
             m = c["metrics"]
-            row = [a, _jump_label(j, chosen)]
+            row = [a, jump_label(j, chosen)]
             row += [fmt_cell(m.get(key), kind) for _, key, kind in METRIC_COLUMNS]
             if j == chosen:
                 marked.add(len(rows))
