@@ -2,8 +2,8 @@
 
 Each cell stores its first adversarial inputs (``examples``, in the attacked space) and the
 evaluated model's predictions on them (``examples_pred``); the top-level ``examples`` holds the
-same first clean inputs in [0, 1] pixels, their labels and the normalisation that maps the
-paper protocol's inputs back to pixels. Older documents without these show what they have.
+same first clean inputs in [0, 1] pixels and their labels (``display`` turns inputs into images
+and labels into class names). Older documents without these show what they have.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from jumprelu.datasets.core import DATASETS
+from jumprelu.report.display import class_name, clean_examples, to_display
 from jumprelu.report.figures import DPI, Plot, figure_png, new_figure
 from jumprelu.report.load import THREAT_LABELS, Doc, JumpKey, cell_index, fmt_jump, jumps, units
 
@@ -26,59 +26,6 @@ N_SHOW = 6
 #: Approximate size of one sample in pixels, the gap between samples and the row-label width.
 CELL, GAP, LABEL_PX = 84, 8, 120
 OK, WRONG = "#1B7F3B", "#C0392B"
-
-
-def clean_examples(doc: Doc) -> dict[str, Any]:
-    """The top-level ``examples`` (clean inputs, labels, normalisation), or {} when absent."""
-    shown = doc.get("examples")
-    return shown if isinstance(shown, dict) else {}
-
-
-def _stats(doc: Doc) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
-    shown = clean_examples(doc)
-    meta = doc["provenance"].get("checkpoint_meta") or {}
-    mean, std = shown.get("mean"), shown.get("std")
-    if mean is None or std is None:
-        mean, std = meta.get("mean"), meta.get("std")
-    info = DATASETS.get(doc["config"].get("dataset", ""))
-    if (mean is None or std is None) and info is not None:
-        mean, std = info.mean, info.std
-    if mean is None or std is None:
-        return None
-    return np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
-
-
-def to_display(doc: Doc, images: Any, *, pixels: bool = False) -> npt.NDArray[np.float64]:
-    """Inputs as displayable images in [0, 1], shape (N, H, W) or (N, H, W, 3).
-
-    Args:
-        doc: the results document (protocol and normalisation statistics).
-        images: nested lists or an array of shape (N, C, H, W), in the attacked space.
-        pixels: the images are [0, 1] pixels already (the clean ``examples.x``).
-
-    Returns:
-        The images; the paper protocol's normalised inputs are mapped back to pixels (or, with
-        no statistics recorded, rescaled to the range of the batch shown).
-    """
-    x = np.asarray(images, dtype=np.float64)
-    if x.ndim == 3:
-        x = x[:, None]
-    if doc["config"].get("protocol") == "paper" and not pixels:
-        stats = _stats(doc)
-        if stats is not None:
-            mean, std = stats
-            x = x * std.reshape(1, -1, 1, 1) + mean.reshape(1, -1, 1, 1)
-        else:
-            x = (x - x.min()) / max(float(x.max() - x.min()), 1e-12)
-    x = np.clip(x, 0.0, 1.0)
-    return x[:, 0] if x.shape[1] == 1 else np.transpose(x[:, :3], (0, 2, 3, 1))
-
-
-def _class_name(doc: Doc, label: int) -> str:
-    info = DATASETS.get(doc["config"].get("dataset", ""))
-    if info is not None and 0 <= label < len(info.classes):
-        return info.classes[label]
-    return str(label)
 
 
 #: A grid row: its name, the images, and per image an optional (caption, colour).
@@ -121,7 +68,7 @@ def _grid(rows: Sequence[Row]) -> bytes:
 
 def _caption_for(doc: Doc, pred: int, label: int | None) -> tuple[str, str]:
     colour = "#333333" if label is None else (OK if pred == label else WRONG)
-    return f"pred {_class_name(doc, pred)}", colour
+    return f"pred {class_name(doc, pred)}", colour
 
 
 def _rows(doc: Doc, threat: str, present: list[tuple[JumpKey, dict[str, Any]]]) -> list[Row]:
@@ -131,7 +78,7 @@ def _rows(doc: Doc, threat: str, present: list[tuple[JumpKey, dict[str, Any]]]) 
     if shown.get("x") is not None:
         caps = None
         if labels is not None:
-            caps = [(f"label {_class_name(doc, int(v))}", "#333333") for v in labels]
+            caps = [(f"label {class_name(doc, int(v))}", "#333333") for v in labels]
         rows.append(("clean", to_display(doc, shown["x"], pixels=True), caps))
     with_pred = any(c.get("examples_pred") is not None for _, c in present)
     if threat == "gray" and not with_pred:
