@@ -10,7 +10,7 @@ from jumprelu.errors import JumpReLUError
 from jumprelu.evaluation.points import point_label
 from jumprelu.evaluation.results_read import load_results
 from jumprelu.evaluation.units import split_unit
-from jumprelu.report.schema import check_document
+from jumprelu.report.validate import check_document
 
 __all__ = [
     "THREAT_LABELS",

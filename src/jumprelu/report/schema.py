@@ -5,18 +5,12 @@
 ``list``, ``str``, ``int``, ``number`` (finite, not a boolean), ``bool``, ``null``, ``array`` (a
 rectangular nested list of numbers), and ``absent`` (the key may be missing). Keys the table
 does not name are allowed (documents may carry more than the report reads). Adjusting the
-schema is editing a row.
+schema is editing a row; ``validate.check_document`` applies the table.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterator
-from typing import Any
-
-from jumprelu.errors import JumpReLUError
-
-__all__ = ["TYPES", "check_document"]
+__all__ = ["TYPES"]
 
 _M = "cells[].metrics."
 _OPT = "number null absent"  # a measured value that may be missing or undefined
@@ -161,112 +155,3 @@ TYPES: dict[str, str] = {
     "flags[].message": "str",
     "flags[].explanation": "str",
 }
-
-_WORDS = {
-    "object": "an object",
-    "list": "a list",
-    "str": "a string",
-    "int": "an integer",
-    "number": "a finite number",
-    "bool": "a boolean",
-    "null": "null",
-    "array": "a rectangular array of numbers",
-}
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _shape(v: Any) -> tuple[int, ...] | None:
-    """The shape of a rectangular nested list of numbers, or None."""
-    if _is_number(v):
-        return ()
-    if not isinstance(v, list):
-        return None
-    shapes = {_shape(item) for item in v}
-    inner = shapes.pop() if len(shapes) == 1 else () if not shapes else None
-    return None if inner is None else (len(v), *inner)
-
-
-_CHECKS: dict[str, Callable[[Any], bool]] = {
-    "object": lambda v: isinstance(v, dict),
-    "list": lambda v: isinstance(v, list),
-    "str": lambda v: isinstance(v, str),
-    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "number": _is_number,
-    "bool": lambda v: isinstance(v, bool),
-    "null": lambda v: v is None,
-    "array": lambda v: isinstance(v, list) and _shape(v) is not None,
-}
-
-
-def _found(v: Any, array: bool) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return f"the boolean {str(v).lower()}"
-    if isinstance(v, str):
-        return f"the string {v[:40]!r}"
-    if isinstance(v, int | float):
-        return f"the number {v}"
-    if isinstance(v, list):
-        return ("a ragged or non-numeric list" if array else "a list") if v else "an empty list"
-    return "an object"
-
-
-def _steps(path: str) -> list[str]:
-    """``a[].b.*`` -> ``["a", "[]", "b", "*"]``."""
-    out: list[str] = []
-    for part in path.split("."):
-        name = part.rstrip("[]")
-        out += ([name] if name else []) + ["[]"] * ((len(part) - len(name)) // 2)
-    return out
-
-
-def _values(doc: Any, steps: list[str], where: str = "") -> Iterator[tuple[str, Any, bool]]:
-    """``(concrete path, value, present)`` for every place a table path names."""
-    if not steps:
-        yield where, doc, True
-        return
-    step, rest = steps[0], steps[1:]
-    if step == "[]":
-        if isinstance(doc, list):
-            for i, item in enumerate(doc):
-                yield from _values(item, rest, f"{where}[{i}]")
-    elif step == "*":
-        if isinstance(doc, dict):
-            for key, item in doc.items():
-                yield from _values(item, rest, f"{where}.{key}" if where else key)
-    elif isinstance(doc, dict):
-        here = f"{where}.{step}" if where else step
-        if step in doc:
-            yield from _values(doc[step], rest, here)
-        elif not rest:
-            yield here, None, False
-
-
-def check_document(doc: Any, source: str) -> None:
-    """Check every value ``TYPES`` names; the first wrong one is reported with its path.
-
-    Args:
-        doc: the parsed document.
-        source: the file, for the message.
-
-    Raises:
-        JumpReLUError: ``SOURCE: PATH must be KIND, got VALUE``, or ``SOURCE: PATH is missing``.
-    """
-    if not isinstance(doc, dict):
-        raise JumpReLUError(f"{source}: the document is not an object")
-    for path, kinds in TYPES.items():
-        allowed = kinds.split()
-        for where, value, present in _values(doc, _steps(path)):
-            if not present:
-                if "absent" not in allowed:
-                    raise JumpReLUError(f"{source}: {where} is missing")
-                continue
-            if not any(_CHECKS[k](value) for k in allowed if k != "absent"):
-                want = " or ".join(_WORDS[k] for k in allowed if k != "absent")
-                raise JumpReLUError(
-                    f"{source}: {where} must be {want}, got {_found(value, 'array' in allowed)}"
-                )
