@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from jumprelu.report.load import (
+from jumprelu.report.doc import (
     THREAT_LABELS,
     Doc,
     JumpKey,

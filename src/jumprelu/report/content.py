@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jumprelu import __version__
+from jumprelu.report.doc import Doc, fmt_jump, jump_key, threats
 from jumprelu.report.facts import FlagGroup, facts, flag_groups, provenance_rows, text
 from jumprelu.report.figures import Plot
 from jumprelu.report.formatting import Table
 from jumprelu.report.images import build_example_grids
-from jumprelu.report.load import Doc, fmt_jump, jump_key, threats
 from jumprelu.report.plots import build_plots
 from jumprelu.report.settings import jump_map_table, settings_table, tuning_table
 from jumprelu.report.tables import overview_table, threat_table

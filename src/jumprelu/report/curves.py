@@ -11,8 +11,8 @@ import matplotlib as mpl
 from matplotlib.lines import Line2D
 
 from jumprelu.report.axes import legend_below, mark_chosen, panels, style_axes
+from jumprelu.report.doc import THREAT_LABELS, Doc, chosen_jump, fmt_jump, jump_key, jumps
 from jumprelu.report.figures import Plot, figure_png, new_figure
-from jumprelu.report.load import THREAT_LABELS, Doc, chosen_jump, fmt_jump, jump_key, jumps
 from jumprelu.report.theme import CLEAN, threat_color
 
 __all__ = ["curve_plot", "tuning_plot"]

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from jumprelu.datasets.core import DATASETS
-from jumprelu.report.load import Doc
+from jumprelu.report.doc import Doc
 
 __all__ = ["class_name", "clean_examples", "to_display"]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from jumprelu.evaluation.checks import EXPLANATIONS
+from jumprelu.report.doc import Doc, chosen_jump, fmt_jump, jumps, threats, units
 from jumprelu.report.formatting import fmt_value
-from jumprelu.report.load import Doc, chosen_jump, fmt_jump, jumps, threats, units
 
 __all__ = [
     "FLAGS_NOTE",

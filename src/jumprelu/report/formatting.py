@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jumprelu.report.load import JumpKey, fmt_jump
+from jumprelu.report.doc import JumpKey, fmt_jump
 
 __all__ = [
     "CHOSEN",

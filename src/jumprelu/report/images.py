@@ -16,8 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 from jumprelu.report.display import class_name, clean_examples, to_display
+from jumprelu.report.doc import THREAT_LABELS, Doc, JumpKey, cell_index, fmt_jump, jumps, units
 from jumprelu.report.figures import DPI, Plot, figure_png, new_figure
-from jumprelu.report.load import THREAT_LABELS, Doc, JumpKey, cell_index, fmt_jump, jumps, units
 
 __all__ = ["N_SHOW", "build_example_grids", "clean_examples", "to_display"]
 

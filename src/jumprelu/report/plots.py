@@ -20,8 +20,7 @@ from jumprelu.report.axes import (
     threat_handles,
 )
 from jumprelu.report.curves import curve_plot, tuning_plot
-from jumprelu.report.figures import Plot, figure_png, new_figure
-from jumprelu.report.load import (
+from jumprelu.report.doc import (
     THREAT_LABELS,
     Doc,
     base_attack,
@@ -31,6 +30,7 @@ from jumprelu.report.load import (
     jumps,
     units,
 )
+from jumprelu.report.figures import Plot, figure_png, new_figure
 from jumprelu.report.theme import CLEAN, ENSEMBLE, MARKERS, RHO, THREAT_DASHES, threat_color
 
 __all__ = ["build_plots"]

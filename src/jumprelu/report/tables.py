@@ -7,15 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jumprelu.report.formatting import (
-    MISSING,
-    Table,
-    fmt_cell,
-    fmt_settings,
-    jump_label,
-    pct,
-)
-from jumprelu.report.load import (
+from jumprelu.report.doc import (
     THREAT_LABELS,
     Doc,
     cell_index,
@@ -25,6 +17,14 @@ from jumprelu.report.load import (
     jump_maps,
     jumps,
     units,
+)
+from jumprelu.report.formatting import (
+    MISSING,
+    Table,
+    fmt_cell,
+    fmt_settings,
+    jump_label,
+    pct,
 )
 from jumprelu.report.theme import RHO
 
