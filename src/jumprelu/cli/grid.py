@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from jumprelu.cli.args import (
-    attack_setting,
     class_count,
     device,
     finite,
@@ -19,6 +18,7 @@ from jumprelu.cli.args import (
     run_dir,
     seed,
 )
+from jumprelu.cli.settings import attack_setting
 from jumprelu.errors import JumpReLUError
 
 __all__ = [
@@ -100,7 +100,7 @@ def eval_config(args: argparse.Namespace) -> Any:
 
 
 def _settings(items: list[tuple[str, str, Any]]) -> dict[str, dict[str, Any]]:
-    """Group ``--set`` items (parsed by ``args.attack_setting``) by attack."""
+    """Group ``--set`` items (parsed by ``settings.attack_setting``) by attack."""
     out: dict[str, dict[str, Any]] = {}
     for attack, name, value in items:
         out.setdefault(attack, {})[name] = value
