@@ -1,14 +1,13 @@
-"""Arguments of the grid commands (accuracy, evaluate, tune) and the config they build.
+"""The options of the grid commands (accuracy, evaluate, tune), one group per function.
 
-Each value is parsed here once (the model and data source, normalisation, jumps, attacks,
-threats, the adaptive suite's options) and validated by ``EvalConfig.validate``.
+Each value is parsed once by its ``type=`` (the model and data source, normalisation, jumps,
+attacks, threats, the adaptive suite's options); ``grid_config`` turns them into the
+``EvalConfig`` that validates them.
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-from typing import Any
 
 from jumprelu.cli.args import (
     class_count,
@@ -19,99 +18,21 @@ from jumprelu.cli.args import (
     seed,
 )
 from jumprelu.cli.settings import attack_setting
-from jumprelu.errors import JumpReLUError
 
 __all__ = [
     "DEFAULT_ATTACKS",
-    "eval_config",
+    "DEFAULT_QUANTILES",
     "grid_arguments",
-    "names",
-    "per_layer_quantiles",
-    "source",
     "source_arguments",
     "tune_arguments",
-    "tuned_text",
 ]
 
-
-def source(args: argparse.Namespace) -> dict[str, Any]:
-    """The config fields naming the model, the data and the normalisation."""
-    dataset = args.dataset or ("custom" if args.data else None)
-    if not dataset:
-        raise JumpReLUError(f"{args.command} needs --dataset (or --data)")
-    return {
-        "dataset": dataset if args.data else dataset.lower(),
-        "arch": args.arch,
-        "checkpoint": args.checkpoint,
-        "data_dir": args.data_dir,
-        "model": args.model,
-        "data": args.data,
-        "val_data": getattr(args, "val_data", None),
-        "mean": args.mean,
-        "std": args.std,
-        "num_classes": args.num_classes,
-    }
-
-
+#: Attacks of evaluate and tune when --attacks is not given (white and gray threats).
 DEFAULT_ATTACKS = "ifgsm,deepfool-l2,pgd-linf"
 
 
-def eval_config(args: argparse.Namespace) -> Any:
-    from jumprelu.evaluation.runner import EvalConfig
-
-    threats = names(args.threats)
-    if args.attacks is not None:
-        attacks = names(args.attacks)
-    else:
-        attacks = [] if threats == ["adaptive"] else names(DEFAULT_ATTACKS)
-    suite = args.suite
-    if suite is None:
-        suite = "default" if "adaptive" in threats and args.attacks is None else None
-    elif suite == "none":
-        suite = None
-    jumps = args.jumps
-    if jumps is None:
-        from jumprelu.evaluation.protocol import PAPER_JUMPS
-
-        paper = PAPER_JUMPS.get(args.dataset or "") if args.protocol == "paper" else None
-        jumps = list(paper) if paper else args.default_jumps
-    return EvalConfig(
-        **source(args),
-        jumps=jumps,
-        attacks=attacks,
-        threats=threats,
-        suite=suite,
-        surrogates=None if args.surrogates is None else names(args.surrogates),
-        noise_sigma=args.noise_sigma,
-        noise_samples=args.noise_samples,
-        check_n=args.check_n,
-        protocol=args.protocol,
-        split=args.split,
-        n=args.n,
-        eps=args.eps,
-        eps_l2=args.eps_l2,
-        seed=args.seed,
-        batch_size=args.batch_size,
-        device=args.device,
-        settings=_settings(args.set or []),
-        adaptive_extra=names(args.adaptive_extra),
-        bpda_gradient=args.bpda_gradient,
-    )
-
-
-def _settings(items: list[tuple[str, str, Any]]) -> dict[str, dict[str, Any]]:
-    """Group ``--set`` items (parsed by ``settings.attack_setting``) by attack."""
-    out: dict[str, dict[str, Any]] = {}
-    for attack, name, value in items:
-        out.setdefault(attack, {})[name] = value
-    return out
-
-
-def names(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
-
-
 def source_arguments(p: argparse.ArgumentParser) -> None:
+    """The model, the data and its normalisation (every grid command)."""
     p.add_argument("--arch", help="architecture (read from project and zoo checkpoints)")
     p.add_argument(
         "--checkpoint",
@@ -132,6 +53,7 @@ def source_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def grid_arguments(p: argparse.ArgumentParser, jumps: str) -> None:
+    """The source, the grid (jumps, attacks, threats) and the run's options (evaluate, tune)."""
     source_arguments(p)
     p.add_argument(
         "--jumps",
@@ -220,26 +142,3 @@ def tune_arguments(p: argparse.ArgumentParser) -> None:
         type=floats,
         help=f"--per-layer candidate quantiles in [0, 1) (default: {DEFAULT_QUANTILES})",
     )
-
-
-def per_layer_quantiles(args: argparse.Namespace) -> list[float] | None:
-    """The candidate quantiles of ``tune --per-layer`` (None without it)."""
-    if not args.per_layer:
-        if args.quantiles is not None:
-            raise JumpReLUError("--quantiles goes with --per-layer")
-        return None
-    if args.jumps is not None:
-        raise JumpReLUError("--per-layer tunes quantiles (--quantiles), not --jumps")
-    return list(args.quantiles or floats(DEFAULT_QUANTILES))
-
-
-def tuned_text(tuning: dict[str, Any], out: str) -> str:
-    """What ``tune`` chose, as printed (``tuning``: the results' ``provenance.tuning``)."""
-    if tuning["jump"] is not None:
-        return f"chosen jump {tuning['jump']:g}"
-    if tuning.get("site_jumps"):
-        return (
-            f"chosen per-layer jumps: quantile {tuning['quantile']:g} of each site's positive "
-            f"activations, written to {Path(out) / 'jumps.json'}"
-        )
-    return "no per-layer quantile admissible: jump 0 kept, no jumps.json written"

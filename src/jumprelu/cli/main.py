@@ -1,30 +1,24 @@
-"""Command-line interface: parses arguments and calls one library function per subcommand."""
+"""Command-line interface: parses arguments and calls one library function per subcommand.
+
+This module builds the parser and runs it (one-line errors, Ctrl-C, warnings) and holds the
+small commands (``demo``, ``zoo``, ``report``); the grid commands are in ``evaluate``, ``train``
+in ``train``.
+"""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import logging
-import os
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from jumprelu import __version__
-from jumprelu._util import Progress
 from jumprelu.cli.args import Parser, device, finite, positive, run_dir
-from jumprelu.cli.grid import (
-    eval_config,
-    grid_arguments,
-    per_layer_quantiles,
-    source,
-    source_arguments,
-    tune_arguments,
-    tuned_text,
-)
-from jumprelu.cli.show import print_demo, print_results, print_sites, print_sweep
+from jumprelu.cli.evaluate import add_grid_parsers
+from jumprelu.cli.progress import bars
+from jumprelu.cli.show import print_demo
 from jumprelu.cli.train import add_train_parser
 from jumprelu.errors import JumpReLUError
 from jumprelu.retrofit import RetrofitWarning
@@ -35,7 +29,7 @@ log = logging.getLogger("jumprelu")
 def _cmd_demo(args: argparse.Namespace) -> int:
     from jumprelu.evaluation.demo import run_demo
 
-    with _bars(args) as progress:
+    with bars(args.quiet) as progress:
         summary = run_demo(
             args.out, max_drop=args.max_drop, device=args.device, n=args.n, progress=progress
         )
@@ -52,33 +46,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _render(args: argparse.Namespace, out: str) -> None:
-    if not args.no_report:
-        from jumprelu.report import render_report
-
-        print(f"report: {render_report(out).html}")
-
-
-def _cmd_accuracy(args: argparse.Namespace) -> int:
-    from jumprelu.evaluation.jobs import run_accuracy
-    from jumprelu.evaluation.runner import EvalConfig
-
-    config = EvalConfig(
-        jumps=args.jumps,
-        attacks=[],
-        split=args.split,
-        n=args.n,
-        device=args.device,
-        **source(args),
-    )
-    sweep, prov = run_accuracy(config)
-    if args.json:
-        print(json.dumps({**sweep.to_dict(), "provenance": prov}, indent=2))
-    else:
-        print_sweep(sweep)
-    return 0
-
-
 def _cmd_zoo(args: argparse.Namespace) -> int:
     from jumprelu.models.zoo import ZOO
     from jumprelu.models.zoo_files import cache_dir, find_copy
@@ -91,83 +58,6 @@ def _cmd_zoo(args: argparse.Namespace) -> int:
         if args.verbose_list:
             print(f"    trained: {e.training}; mean {list(e.mean)} std {list(e.std)}")
             print(f"    authors' jumps {', '.join(f'{j:g}' for j in e.jumps)}; {e.url}")
-    return 0
-
-
-def _init_distributed(device: str) -> int:
-    """Join the torchrun process group when launched by torchrun; return this rank."""
-    import torch.distributed as dist
-
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
-    return dist.get_rank() if dist.is_initialized() else 0
-
-
-def _cmd_evaluate(args: argparse.Namespace) -> int:
-    if args.list_attacks:
-        from jumprelu.attacks import describe_attacks
-
-        for name, doc, defaults in describe_attacks():
-            opts = ", ".join(f"{k}={v}" for k, v in defaults.items())
-            print(f"{name:18s} {doc}\n{'':18s} {opts}")
-        return 0
-    _need_source_and_out(args)
-    from jumprelu.evaluation.jobs import run_evaluate
-
-    rank = _init_distributed(args.device)
-    with _bars(args, rank) as progress:
-        result = run_evaluate(eval_config(args), args.out, progress=progress)
-    if rank == 0:
-        print_sites(result["provenance"])
-        print_results(result, args.out)
-        _render(args, args.out)
-    return 0
-
-
-@contextlib.contextmanager
-def _bars(args: argparse.Namespace, rank: int = 0, unit: str = "cell") -> Iterator[Progress]:
-    """Progress bars on stderr (rank 0, a terminal, no --quiet); closed however the job ends."""
-    from jumprelu.cli.progress import make_progress
-
-    step = "batch" if unit == "epoch" else "img"
-    progress = make_progress(args.quiet or rank != 0, unit, step)
-    try:
-        yield progress
-    finally:
-        progress.close()
-
-
-def _need_source_and_out(args: argparse.Namespace) -> None:
-    if not (args.dataset or args.data):
-        raise JumpReLUError(f"{args.command} needs --dataset (or --data)")
-    if not args.out:
-        raise JumpReLUError(f"{args.command} needs --out (the run directory)")
-
-
-def _cmd_tune(args: argparse.Namespace) -> int:
-    from jumprelu.evaluation.jobs import run_tune
-
-    _need_source_and_out(args)
-    quantiles = per_layer_quantiles(args)
-    rank = _init_distributed(args.device)
-    with _bars(args, rank) as progress:
-        doc = run_tune(
-            eval_config(args),
-            args.out,
-            max_drop=args.max_drop,
-            per_layer_quantiles=quantiles,
-            progress=progress,
-        )
-    if rank == 0:
-        print_sites(doc["provenance"])
-        t = doc["provenance"]["tuning"]
-        chosen = tuned_text(t, args.out)
-        print(
-            f"{chosen} (validation accuracy {100 * t['baseline_accuracy']:.2f}% "
-            f"at jump 0, max drop {100 * t['max_drop']:.2f} points, n={t['n']})"
-        )
-        print_results(doc, args.out)
-        _render(args, args.out)
     return 0
 
 
@@ -195,24 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_cmd_demo)
 
     add_train_parser(sub)
-
-    acc = sub.add_parser("accuracy", help="clean accuracy of a checkpoint across jumps")
-    source_arguments(acc)
-    acc.add_argument("--jumps", default="0,0.5,1.0,1.5", help="comma-separated jumps")
-    acc.add_argument("--n", type=positive, help="evaluate the first N examples only")
-    acc.add_argument("--device", type=device, default="cpu", help="cpu or cuda")
-    acc.add_argument("--json", action="store_true", help="print the result as JSON")
-    acc.set_defaults(func=_cmd_accuracy)
-
-    ev = sub.add_parser("evaluate", help="white-box, gray-box and adaptive robustness over jumps")
-    grid_arguments(ev, "0,0.5,1.0")
-    ev.add_argument("--list-attacks", action="store_true", help="list attacks and defaults")
-    ev.set_defaults(func=_cmd_evaluate)
-
-    tu = sub.add_parser("tune", help="choose the jump on validation data, then evaluate on test")
-    grid_arguments(tu, "0,0.25,0.5,0.75,1.0,1.25,1.5,2.0")
-    tune_arguments(tu)
-    tu.set_defaults(func=_cmd_tune, list_attacks=False)
+    add_grid_parsers(sub)
 
     zoo = sub.add_parser("zoo", help="list the authors' released checkpoints (paper:NAME)")
     zoo.add_argument("--long", dest="verbose_list", action="store_true", help="more details")

@@ -6,14 +6,16 @@ only calls the ``Progress`` hooks.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from tqdm import tqdm
 
 from jumprelu._util import NULL_PROGRESS, Progress
 
-__all__ = ["TqdmProgress", "make_progress"]
+__all__ = ["TqdmProgress", "bars", "make_progress"]
 
 
 class TqdmProgress(Progress):
@@ -73,3 +75,14 @@ def make_progress(quiet: bool, unit_name: str = "cell", step_name: str = "img") 
     if quiet or not sys.stderr.isatty():
         return NULL_PROGRESS
     return TqdmProgress(unit_name, step_name)
+
+
+@contextlib.contextmanager
+def bars(quiet: bool, unit: str = "cell") -> Iterator[Progress]:
+    """``make_progress`` for units of ``unit`` (epochs of batches, else cells of images),
+    closed however the job ends."""
+    progress = make_progress(quiet, unit, "batch" if unit == "epoch" else "img")
+    try:
+        yield progress
+    finally:
+        progress.close()

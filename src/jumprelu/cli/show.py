@@ -7,7 +7,14 @@ from typing import Any
 
 from jumprelu.evaluation.clean import CleanSweep
 
-__all__ = ["print_demo", "print_results", "print_sites", "print_sweep"]
+__all__ = [
+    "print_demo",
+    "print_results",
+    "print_sites",
+    "print_sweep",
+    "print_tuning",
+    "tuned_text",
+]
 
 
 def print_sweep(sweep: CleanSweep) -> None:
@@ -90,3 +97,23 @@ def print_results(doc: dict[str, Any], out: str) -> None:
 def _jump_text(jump: float | str) -> str:
     """A grid point as printed: the jump, or a per-layer mapping's label."""
     return jump if isinstance(jump, str) else f"{jump:g}"
+
+
+def print_tuning(tuning: dict[str, Any], out: str) -> None:
+    """What ``tune`` chose and on what (``tuning``: the results' ``provenance.tuning``)."""
+    print(
+        f"{tuned_text(tuning, out)} (validation accuracy {100 * tuning['baseline_accuracy']:.2f}% "
+        f"at jump 0, max drop {100 * tuning['max_drop']:.2f} points, n={tuning['n']})"
+    )
+
+
+def tuned_text(tuning: dict[str, Any], out: str) -> str:
+    """What ``tune`` chose, as printed (``tuning``: the results' ``provenance.tuning``)."""
+    if tuning["jump"] is not None:
+        return f"chosen jump {tuning['jump']:g}"
+    if tuning.get("site_jumps"):
+        return (
+            f"chosen per-layer jumps: quantile {tuning['quantile']:g} of each site's positive "
+            f"activations, written to {Path(out) / 'jumps.json'}"
+        )
+    return "no per-layer quantile admissible: jump 0 kept, no jumps.json written"

@@ -113,7 +113,7 @@ class _TrainBars:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from jumprelu.cli.progress import make_progress
+    from jumprelu.cli.progress import bars
     from jumprelu.training.job import TrainJob, run_training
 
     job = TrainJob(
@@ -130,11 +130,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         keep_epochs=args.keep_epochs,
         command=shlex.join(["jumprelu", *sys.argv[1:]]),
     )
-    bars = make_progress(args.quiet, "epoch", "batch")
-    try:
-        result = run_training(job, progress=_TrainBars(bars))
-    finally:
-        bars.close()
+    with bars(args.quiet, "epoch") as progress:
+        result = run_training(job, progress=_TrainBars(progress))
     for i, loss in enumerate(result.train_loss, 1):
         val = result.val_accuracy[i - 1] if i <= len(result.val_accuracy) else None
         shown = "" if val is None else f"  val {100 * val:.2f}%"

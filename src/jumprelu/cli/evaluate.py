@@ -1,0 +1,125 @@
+"""The grid commands: ``accuracy``, ``evaluate`` and ``tune``: their subparsers, the library
+function each calls, and what each prints (a report follows unless --no-report)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any
+
+from jumprelu.cli.args import device, positive
+from jumprelu.cli.grid import grid_arguments, source_arguments, tune_arguments
+from jumprelu.cli.grid_config import eval_config, per_layer_quantiles, source
+from jumprelu.cli.progress import bars
+from jumprelu.cli.show import print_results, print_sites, print_sweep, print_tuning
+from jumprelu.errors import JumpReLUError
+
+__all__ = ["add_grid_parsers"]
+
+
+def add_grid_parsers(sub: Any) -> None:
+    """Register ``accuracy``, ``evaluate`` and ``tune`` on the subparsers object ``sub``."""
+    acc = sub.add_parser("accuracy", help="clean accuracy of a checkpoint across jumps")
+    source_arguments(acc)
+    acc.add_argument("--jumps", default="0,0.5,1.0,1.5", help="comma-separated jumps")
+    acc.add_argument("--n", type=positive, help="evaluate the first N examples only")
+    acc.add_argument("--device", type=device, default="cpu", help="cpu or cuda")
+    acc.add_argument("--json", action="store_true", help="print the result as JSON")
+    acc.set_defaults(func=_cmd_accuracy)
+
+    ev = sub.add_parser("evaluate", help="white-box, gray-box and adaptive robustness over jumps")
+    grid_arguments(ev, "0,0.5,1.0")
+    ev.add_argument("--list-attacks", action="store_true", help="list attacks and defaults")
+    ev.set_defaults(func=_cmd_evaluate)
+
+    tu = sub.add_parser("tune", help="choose the jump on validation data, then evaluate on test")
+    grid_arguments(tu, "0,0.25,0.5,0.75,1.0,1.25,1.5,2.0")
+    tune_arguments(tu)
+    tu.set_defaults(func=_cmd_tune, list_attacks=False)
+
+
+def _render(args: argparse.Namespace, out: str) -> None:
+    if not args.no_report:
+        from jumprelu.report import render_report
+
+        print(f"report: {render_report(out).html}")
+
+
+def _cmd_accuracy(args: argparse.Namespace) -> int:
+    from jumprelu.evaluation.jobs import run_accuracy
+    from jumprelu.evaluation.runner import EvalConfig
+
+    config = EvalConfig(
+        jumps=args.jumps,
+        attacks=[],
+        split=args.split,
+        n=args.n,
+        device=args.device,
+        **source(args),
+    )
+    sweep, prov = run_accuracy(config)
+    if args.json:
+        print(json.dumps({**sweep.to_dict(), "provenance": prov}, indent=2))
+    else:
+        print_sweep(sweep)
+    return 0
+
+
+def _init_distributed(device: str) -> int:
+    """Join the torchrun process group when launched by torchrun; return this rank."""
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return dist.get_rank() if dist.is_initialized() else 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    if args.list_attacks:
+        from jumprelu.attacks import describe_attacks
+
+        for name, doc, defaults in describe_attacks():
+            opts = ", ".join(f"{k}={v}" for k, v in defaults.items())
+            print(f"{name:18s} {doc}\n{'':18s} {opts}")
+        return 0
+    _need_source_and_out(args)
+    from jumprelu.evaluation.jobs import run_evaluate
+
+    rank = _init_distributed(args.device)
+    with bars(args.quiet or rank != 0) as progress:
+        result = run_evaluate(eval_config(args), args.out, progress=progress)
+    if rank == 0:
+        print_sites(result["provenance"])
+        print_results(result, args.out)
+        _render(args, args.out)
+    return 0
+
+
+def _need_source_and_out(args: argparse.Namespace) -> None:
+    if not (args.dataset or args.data):
+        raise JumpReLUError(f"{args.command} needs --dataset (or --data)")
+    if not args.out:
+        raise JumpReLUError(f"{args.command} needs --out (the run directory)")
+
+
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from jumprelu.evaluation.jobs import run_tune
+
+    _need_source_and_out(args)
+    quantiles = per_layer_quantiles(args)
+    rank = _init_distributed(args.device)
+    with bars(args.quiet or rank != 0) as progress:
+        doc = run_tune(
+            eval_config(args),
+            args.out,
+            max_drop=args.max_drop,
+            per_layer_quantiles=quantiles,
+            progress=progress,
+        )
+    if rank == 0:
+        print_sites(doc["provenance"])
+        print_tuning(doc["provenance"]["tuning"], args.out)
+        print_results(doc, args.out)
+        _render(args, args.out)
+    return 0

@@ -1,0 +1,99 @@
+"""The ``EvalConfig`` the grid commands' options describe (validated by the config itself)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from jumprelu.cli.args import floats
+from jumprelu.cli.grid import DEFAULT_ATTACKS, DEFAULT_QUANTILES
+from jumprelu.errors import JumpReLUError
+
+__all__ = ["eval_config", "names", "per_layer_quantiles", "source"]
+
+
+def source(args: argparse.Namespace) -> dict[str, Any]:
+    """The config fields naming the model, the data and the normalisation."""
+    dataset = args.dataset or ("custom" if args.data else None)
+    if not dataset:
+        raise JumpReLUError(f"{args.command} needs --dataset (or --data)")
+    return {
+        "dataset": dataset if args.data else dataset.lower(),
+        "arch": args.arch,
+        "checkpoint": args.checkpoint,
+        "data_dir": args.data_dir,
+        "model": args.model,
+        "data": args.data,
+        "val_data": getattr(args, "val_data", None),
+        "mean": args.mean,
+        "std": args.std,
+        "num_classes": args.num_classes,
+    }
+
+
+def eval_config(args: argparse.Namespace) -> Any:
+    """The ``EvalConfig`` of evaluate and tune (defaults: attacks, suite, the paper's jumps)."""
+    from jumprelu.evaluation.runner import EvalConfig
+
+    threats = names(args.threats)
+    if args.attacks is not None:
+        attacks = names(args.attacks)
+    else:
+        attacks = [] if threats == ["adaptive"] else names(DEFAULT_ATTACKS)
+    suite = args.suite
+    if suite is None:
+        suite = "default" if "adaptive" in threats and args.attacks is None else None
+    elif suite == "none":
+        suite = None
+    jumps = args.jumps
+    if jumps is None:
+        from jumprelu.evaluation.protocol import PAPER_JUMPS
+
+        paper = PAPER_JUMPS.get(args.dataset or "") if args.protocol == "paper" else None
+        jumps = list(paper) if paper else args.default_jumps
+    return EvalConfig(
+        **source(args),
+        jumps=jumps,
+        attacks=attacks,
+        threats=threats,
+        suite=suite,
+        surrogates=None if args.surrogates is None else names(args.surrogates),
+        noise_sigma=args.noise_sigma,
+        noise_samples=args.noise_samples,
+        check_n=args.check_n,
+        protocol=args.protocol,
+        split=args.split,
+        n=args.n,
+        eps=args.eps,
+        eps_l2=args.eps_l2,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        device=args.device,
+        settings=_settings(args.set or []),
+        adaptive_extra=names(args.adaptive_extra),
+        bpda_gradient=args.bpda_gradient,
+    )
+
+
+def _settings(items: list[tuple[str, str, Any]]) -> dict[str, dict[str, Any]]:
+    """Group ``--set`` items (parsed by ``settings.attack_setting``) by attack."""
+    out: dict[str, dict[str, Any]] = {}
+    for attack, name, value in items:
+        out.setdefault(attack, {})[name] = value
+    return out
+
+
+def names(text: str) -> list[str]:
+    """Comma-separated names, blanks dropped."""
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def per_layer_quantiles(args: argparse.Namespace) -> list[float] | None:
+    """The candidate quantiles of ``tune --per-layer`` (None without it)."""
+    if not args.per_layer:
+        if args.quantiles is not None:
+            raise JumpReLUError("--quantiles goes with --per-layer")
+        return None
+    if args.jumps is not None:
+        raise JumpReLUError("--per-layer tunes quantiles (--quantiles), not --jumps")
+    return list(args.quantiles or floats(DEFAULT_QUANTILES))
