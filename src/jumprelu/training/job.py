@@ -2,7 +2,7 @@
 
 ``run_training(job)`` is what ``jumprelu train`` calls. The final checkpoint goes to ``job.out``;
 per-epoch checkpoints and the resume state go to the sibling directory ``OUT.epochs/`` (see
-``train_state``). Every checkpoint is in the project's format (``save_checkpoint``, atomic),
+``state``). Every checkpoint is in the project's format (``save_checkpoint``, atomic),
 with metadata: arch, dataset, normalisation, and under ``training`` the recipe, the full
 ``TrainConfig``, the epoch, the validation accuracy (last and per epoch), the seed, the
 adversarial radius in pixels per channel, and for the final one the test accuracy.
@@ -25,7 +25,8 @@ from jumprelu.errors import CheckpointError, ConfigError
 from jumprelu.models import NormalizedModel, build_model, check_arch_fits
 from jumprelu.models.checkpoints import CheckpointMeta, read_state_dict, save_checkpoint
 from jumprelu.training.loop import TrainConfig, TrainProgress, TrainResult, split_accuracy, train
-from jumprelu.training.state import epoch_checkpoint_path, epoch_dir, open_resume, state_path
+from jumprelu.training.resume import open_resume
+from jumprelu.training.state import epoch_checkpoint_path, epoch_dir, state_path
 
 __all__ = ["TrainJob", "check_out", "run_training"]
 

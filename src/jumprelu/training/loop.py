@@ -28,7 +28,8 @@ from jumprelu.training.adversarial import adversarial_mix, pixel_radius
 from jumprelu.training.augment import random_crop_flip
 from jumprelu.training.config import TrainConfig, paper_recipe
 from jumprelu.training.events import Progress, TrainProgress, TrainResult
-from jumprelu.training.state import open_resume, restore_train_state, save_train_state
+from jumprelu.training.resume import open_resume, restore_train_state
+from jumprelu.training.state import save_train_state
 
 __all__ = ["TrainConfig", "TrainProgress", "TrainResult", "paper_recipe", "train"]
 
