@@ -1,131 +1,35 @@
 """One training run end to end: data, model, ``train``, per-epoch checkpoints, resume, test.
 
-``run_training(job)`` is what ``jumprelu train`` calls. The final checkpoint goes to ``job.out``;
-per-epoch checkpoints and the resume state go to the sibling directory ``OUT.epochs/`` (see
-``state``). Every checkpoint is in the project's format (``save_checkpoint``, atomic),
-with metadata: arch, dataset, normalisation, and under ``training`` the recipe, the full
-``TrainConfig``, the epoch, the validation accuracy (last and per epoch), the seed, the
-adversarial radius in pixels per channel, and for the final one the test accuracy.
+``run_training(job)`` is what ``jumprelu train`` calls (``TrainJob`` and its checks live in
+``job_spec``). The final checkpoint goes to ``job.out``; per-epoch checkpoints and the resume
+state go to the sibling directory ``OUT.epochs/`` (see ``state``). Every checkpoint is in the
+project's format (``save_checkpoint``, atomic), with metadata: arch, dataset, normalisation,
+and under ``training`` the recipe, the full ``TrainConfig``, the epoch, the validation
+accuracy (last and per epoch), the seed, the adversarial radius in pixels per channel, and for
+the final one the test accuracy.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from jumprelu import __version__
-from jumprelu._util import resolve_device, run_lock
+from jumprelu._util import run_lock
 from jumprelu.datasets.core import DATASETS, Split, load_split
-from jumprelu.errors import CheckpointError, ConfigError
-from jumprelu.models import NormalizedModel, build_model, check_arch_fits
-from jumprelu.models.checkpoints import CheckpointMeta, read_state_dict, save_checkpoint
-from jumprelu.training.loop import TrainConfig, TrainProgress, TrainResult, split_accuracy, train
-from jumprelu.training.resume import open_resume
+from jumprelu.models import NormalizedModel, build_model
+from jumprelu.models.checkpoints import CheckpointMeta, save_checkpoint
+from jumprelu.training.job_spec import TrainJob, check_job, check_out
+from jumprelu.training.loop import TrainProgress, TrainResult, split_accuracy, train
 from jumprelu.training.state import epoch_checkpoint_path, epoch_dir, state_path
 
 __all__ = ["TrainJob", "check_out", "run_training"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainJob:
-    """A training run.
-
-    Attributes:
-        arch: registered architecture (must fit the dataset).
-        dataset: "mnist", "cifar10" or "digits".
-        out: the final checkpoint (``.pt``, or ``.safetensors``); per-epoch files go to
-            ``OUT.epochs/``.
-        config: training settings.
-        arch_kwargs: architecture options.
-        data_dir: data directory (default ``$JUMPRELU_DATA``).
-        val_size: validation examples carved from the training set (``load_split``'s default
-            when None; 0 trains on everything and skips validation).
-        split_seed: seed of the train/val split.
-        limit: train on the first ``limit`` training examples only (quick runs).
-        device: where to train.
-        resume: continue from ``OUT.epochs/resume.pt``.
-        test: evaluate the final model on the test split.
-        keep_epochs: per-epoch checkpoints to keep (the latest ones); None keeps all, 0 none.
-        command: the command line, recorded in the metadata.
-    """
-
-    arch: str
-    dataset: str
-    out: str | Path
-    config: TrainConfig = field(default_factory=TrainConfig)
-    arch_kwargs: dict[str, Any] = field(default_factory=dict)
-    data_dir: str | Path | None = None
-    val_size: int | float | None = None
-    split_seed: int = 0
-    limit: int | None = None
-    device: str = "cpu"
-    resume: bool = False
-    test: bool = True
-    keep_epochs: int | None = None
-    command: str | None = None
-
-    def identity(self) -> dict[str, Any]:
-        """What a resumed run must share with the saved one besides the ``TrainConfig``."""
-        return {
-            "arch": self.arch,
-            "dataset": self.dataset,
-            "arch_kwargs": dict(self.arch_kwargs),
-            "val_size": self.val_size,
-            "split_seed": self.split_seed,
-            "limit": self.limit,
-        }
-
-
-def check_out(out: str | Path) -> None:
-    """Refuse an output that would destroy something: ``OUT`` must be missing or a jumprelu
-    checkpoint (a rerun or a resume replaces it), ``OUT.epochs`` missing or a directory.
-
-    Raises:
-        ConfigError: naming what is in the way.
-    """
-    p = Path(out)
-    if not str(out) or p.is_dir():
-        raise ConfigError(f"--out {p} is a directory; give the checkpoint's file name")
-    if any(parent.exists() and not parent.is_dir() for parent in p.parents):
-        raise ConfigError(f"--out {p}: a parent of it is a file")
-    if epoch_dir(p).exists() and not epoch_dir(p).is_dir():
-        raise ConfigError(f"{epoch_dir(p)} (where the per-epoch files go) is not a directory")
-    if p.exists():
-        try:
-            meta = read_state_dict(p)[1]
-        except CheckpointError:
-            meta = None
-        if meta is None:
-            raise ConfigError(
-                f"--out {p} exists and is not a jumprelu checkpoint; refusing to overwrite it "
-                "(remove it or choose another name)"
-            )
-
-
-def _check_job(job: TrainJob) -> None:
-    check_out(job.out)
-    job.config.validate()
-    info = DATASETS.get(job.dataset)
-    if info is None:
-        raise ConfigError(f"unknown dataset {job.dataset!r}; choose one of {', '.join(DATASETS)}")
-    check_arch_fits(job.arch, info.shape, info.num_classes)
-    for name, value in (("limit", job.limit), ("keep_epochs", job.keep_epochs)):
-        low = 1 if name == "limit" else 0
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or value < low
-        ):
-            raise ConfigError(f"{name} must be None or an integer >= {low}, got {value!r}")
-    resolve_device(job.device)
-    if job.resume:  # checked again by train(); here to fail before loading data
-        key = {**job.config.resume_key(), **job.identity()}
-        open_resume(state_path(job.out), key, job.config.epochs)
 
 
 def _splits(job: TrainJob) -> tuple[Split, Split | None]:
@@ -198,7 +102,7 @@ def run_training(
         DataError: missing or corrupt data files.
         CheckpointError: an unreadable resume state or a failed write.
     """
-    _check_job(job)
+    check_job(job)
     info = DATASETS[job.dataset]
     tr, val = _splits(job)
     with torch.random.fork_rng(devices=[]):
