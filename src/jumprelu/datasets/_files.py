@@ -7,115 +7,23 @@
 from __future__ import annotations
 
 import contextlib
-import gzip
-import hashlib
 import logging
 import os
 import shutil
 import tempfile
 import urllib.request
-import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
+from jumprelu.datasets._local import md5_file
 from jumprelu.errors import DataError
 
-__all__ = [
-    "atomic_write",
-    "check_md5",
-    "download",
-    "fetch_url",
-    "find_dir",
-    "md5_file",
-    "read_bytes",
-]
+__all__ = ["atomic_write", "download", "fetch_url"]
 
 log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
 _TIMEOUT_S = 60.0
-
-
-def md5_file(path: Path) -> str:
-    """Return the hex md5 digest of a file.
-
-    Args:
-        path: the file.
-
-    Returns:
-        The 32-character lowercase hex digest.
-    """
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def check_md5(path: Path, expected: str | None) -> None:
-    """Raise DataError when ``path``'s md5 differs from ``expected`` (nothing to do if None).
-
-    Args:
-        path: the file to hash.
-        expected: the expected hex digest, or None to skip the check.
-
-    Raises:
-        DataError: on a mismatch or when the file cannot be read.
-    """
-    if expected is None:
-        return
-    try:
-        actual = md5_file(path)
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if actual != expected:
-        raise DataError(
-            f"md5 mismatch for {path}: expected {expected}, got {actual} "
-            "(corrupt or modified file; delete it and download again)"
-        )
-    log.debug("md5 ok: %s", path)
-
-
-def read_bytes(path: Path) -> bytes:
-    """Read a whole file, gunzipping it when its name ends in ``.gz``.
-
-    Args:
-        path: the file.
-
-    Returns:
-        The (decompressed) contents.
-
-    Raises:
-        DataError: when the file is missing, unreadable or not valid gzip.
-    """
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if path.name.endswith(".gz"):
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise DataError(f"corrupt gzip file {path}: {exc}") from exc
-    return raw
-
-
-def find_dir(root: Path, subdirs: Sequence[str], names: Sequence[str]) -> Path | None:
-    """Return the first of ``root/sub`` (in order) that holds a file called one of ``names``.
-
-    Args:
-        root: the data directory.
-        subdirs: sub-directories to try, ``""`` meaning ``root`` itself.
-        names: file names to look for.
-
-    Returns:
-        The directory, or None when none of them holds any of the names.
-    """
-    for sub in subdirs:
-        folder = root / sub if sub else root
-        if any((folder / name).is_file() for name in names):
-            return folder
-    return None
 
 
 def fetch_url(url: str, dest: Path) -> None:

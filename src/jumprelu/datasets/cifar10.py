@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from jumprelu.datasets import _files
+from jumprelu.datasets import _files, _local
 from jumprelu.datasets.cifar10_batches import (
     CLASSES,
     Arrays,
@@ -71,7 +71,7 @@ def _read(reader: Callable[[Path], Arrays], paths: list[Path]) -> Arrays:
     """Read files in order, each checked first against its known md5 (``MD5``, by name)."""
     parts = []
     for path in paths:
-        _files.check_md5(path, MD5.get(path.name))
+        _local.check_md5(path, MD5.get(path.name))
         parts.append(reader(path))
     return _concat(parts)
 
@@ -100,7 +100,7 @@ def _load_from(folder: Path, part: str) -> Arrays | None:
 
 def _download(root: Path) -> Path:
     tar_path = root / URL.rsplit("/", 1)[1]
-    if not (tar_path.is_file() and _files.md5_file(tar_path) == TAR_MD5):
+    if not (tar_path.is_file() and _local.md5_file(tar_path) == TAR_MD5):
         _files.download(URL, tar_path, TAR_MD5)
     dest = root / TAR_DIR
     wanted = {f"{TAR_DIR}/{n}": n for n in (*BATCHES["train"], *BATCHES["test"], "batches.meta")}

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from jumprelu.datasets import _files
+from jumprelu.datasets import _local
 from jumprelu.errors import DataError
 
 __all__ = [
@@ -122,7 +122,7 @@ def read_bin_batch(path: Path) -> Arrays:
     Raises:
         DataError: when the size is not a positive multiple of 3073 or a label is out of range.
     """
-    raw = _files.read_bytes(path)
+    raw = _local.read_bytes(path)
     if not raw or len(raw) % RECORD:
         raise DataError(f"CIFAR-10 binary batch {path}: {len(raw)} bytes, not a multiple of 3073")
     records = np.frombuffer(raw, dtype=np.uint8).reshape(-1, RECORD)

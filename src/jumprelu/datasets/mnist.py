@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from jumprelu.datasets import _files
+from jumprelu.datasets import _files, _local
 from jumprelu.errors import DataError
 
 __all__ = ["FILES", "IMAGE_MAGIC", "LABEL_MAGIC", "MD5", "SUBDIRS", "URL", "load_mnist"]
@@ -55,7 +55,7 @@ def read_idx(path: Path, magic: int) -> npt.NDArray[np.uint8]:
     Raises:
         DataError: on a wrong magic number, a short header or a truncated/overlong payload.
     """
-    data = _files.read_bytes(path)
+    data = _local.read_bytes(path)
     if len(data) < 4:
         raise DataError(f"truncated IDX header in {path}: {len(data)} bytes")
     found = int.from_bytes(data[:4], "big")
@@ -85,7 +85,7 @@ def _pick(folder: Path, stem: str) -> Path | None:
 def _locate(root: Path, part: str, download: bool) -> tuple[Path, Path]:
     stems = FILES[part]
     candidates = [name for stem in stems for name in (f"{stem}.gz", stem)]
-    folder = _files.find_dir(root, SUBDIRS, candidates)
+    folder = _local.find_dir(root, SUBDIRS, candidates)
     if folder is None:
         if not download:
             looked = ", ".join(str(root / sub) for sub in SUBDIRS)
@@ -124,7 +124,7 @@ def load_mnist(
     """
     images_path, labels_path = _locate(root, part, download)
     for path in (images_path, labels_path):
-        _files.check_md5(path, MD5.get(path.name))
+        _local.check_md5(path, MD5.get(path.name))
     images = read_idx(images_path, IMAGE_MAGIC)
     labels = read_idx(labels_path, LABEL_MAGIC)
     if images.shape[1:] != (ROWS, COLS):
