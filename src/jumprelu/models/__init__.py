@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from jumprelu.models.build import build_model, build_net
 from jumprelu.models.mobilenet import MobileNetV2
-from jumprelu.models.normalize import Normalize, NormalizedModel, check_mean_std
+from jumprelu.models.normalize import Normalize, NormalizedModel
 from jumprelu.models.paper_mobilenet import PaperMobileNetV2
 from jumprelu.models.paper_wrn import PaperWideResNet
 from jumprelu.models.registry import ARCHS, ArchSpec, check_arch_fits, get_arch
 from jumprelu.models.resnet import CifarResNet
 from jumprelu.models.small import AlexLike, DigitsNet, LeNet
+from jumprelu.models.stats import check_mean_std
 from jumprelu.models.wide_resnet import WideResNet
 
 __all__ = [

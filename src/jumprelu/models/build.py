@@ -14,8 +14,9 @@ from typing import Any
 from torch import nn
 
 from jumprelu.errors import ConfigError
-from jumprelu.models.normalize import NormalizedModel, check_mean_std
+from jumprelu.models.normalize import NormalizedModel
 from jumprelu.models.registry import ArchSpec, get_arch
+from jumprelu.models.stats import check_mean_std
 
 __all__ = ["build_model", "build_net"]
 
