@@ -3,7 +3,7 @@
 Read: plain state_dicts (``.pt``/``.pth``/``.pkl``, zip or legacy ``torch.save``), those of
 ``nn.DataParallel`` models (a leading ``module.`` is stripped), tensors saved on CUDA,
 ``.safetensors`` files, and the project's own format. Every torch file is read with
-``torch.load(..., weights_only=True)``.
+``torch.load(..., weights_only=True)`` (``safe_load``).
 
 The project's format is ``{"format": "jumprelu.checkpoint", "version": 1, "meta": {...},
 "state_dict": {...}}`` holding the bare network's weights on the CPU; with a ``.safetensors``
@@ -15,10 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import pickle
-import re
-import sys
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,12 +25,12 @@ from safetensors import safe_open
 from jumprelu._util import resolve_device
 from jumprelu.errors import CheckpointError
 from jumprelu.models.checkpoint_meta import FORMAT, VERSION, CheckpointMeta, meta_from_dict
+from jumprelu.models.safe_load import error_reason, torch_load
 
 __all__ = [
     "FORMAT",
     "VERSION",
     "CheckpointMeta",
-    "error_reason",
     "read_state_dict",
     "strip_module",
 ]
@@ -42,33 +38,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _STATE_KEYS = ("state_dict", "model_state_dict", "model", "net")
-
-
-def error_reason(exc: BaseException) -> str:
-    """A loading error as one short line (the unpickler's reason without torch's advice)."""
-    text = str(exc)
-    if "WeightsUnpickler error:" in text:
-        text = text.split("WeightsUnpickler error:", 1)[1]
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    name = type(exc).__name__
-    reason = lines[0] if lines else name
-    if not isinstance(exc, pickle.UnpicklingError) and lines:
-        reason = f"{name}: {reason}"
-    return reason if len(reason) <= 120 else reason[:117] + "..."
-
-
-def _missing_torch_global(name: str) -> bool:
-    """True for a ``torch.*`` name that does not exist (a truncated file, not a real object)."""
-    if not name.startswith("torch."):
-        return False
-    parts = name.split(".")
-    for i in range(len(parts) - 1, 0, -1):
-        obj: Any = sys.modules.get(".".join(parts[:i]))
-        if obj is not None:
-            for attr in parts[i:]:
-                obj = getattr(obj, attr, None)
-            return obj is None
-    return False
 
 
 def _is_safetensors(path: Path) -> bool:
@@ -145,32 +114,6 @@ def _read_safetensors(
     return _tensor_dict(state, path), meta_from_dict(meta_dict, path)
 
 
-#: How ``torch.load(weights_only=True)`` names a refused global, across torch versions:
-#: "Unsupported global: GLOBAL a.b was not an allowed global by default" and "Trying to load
-#: unsupported GLOBAL a.b whose module a is blocked".
-_REFUSED_GLOBAL = re.compile(r"unsupported (?:global: )?GLOBAL ([\w.]+)", re.IGNORECASE)
-
-
-def _torch_load(path: Path, device: torch.device) -> Any:
-    try:
-        with warnings.catch_warnings():  # torch's advice on pickle protocols: not the user's
-            warnings.simplefilter("ignore", UserWarning)
-            return torch.load(path, map_location=device, weights_only=True)
-    except Exception as exc:
-        found = _REFUSED_GLOBAL.search(str(exc))
-        if found and not _missing_torch_global(found.group(1)):
-            blocked = " (a blocked module)" if "is blocked" in str(exc) else ""
-            raise CheckpointError(
-                f"refusing {path}: it pickles the Python object {found.group(1)}{blocked}, "
-                "which torch.load(weights_only=True) will not load; save a plain state_dict "
-                "instead"
-            ) from exc
-        reason = f"unknown name {found.group(1)}" if found else error_reason(exc)
-        raise CheckpointError(
-            f"cannot read {path}: corrupt, truncated or not a PyTorch checkpoint ({reason})"
-        ) from exc
-
-
 def read_state_dict(
     path: str | Path, *, device: str | torch.device = "cpu"
 ) -> tuple[dict[str, torch.Tensor], CheckpointMeta | None]:
@@ -197,5 +140,5 @@ def read_state_dict(
         is_st = _is_safetensors(p)
     except OSError as exc:
         raise CheckpointError(f"cannot read {p}: {exc.strerror or exc}") from exc
-    state, meta = _read_safetensors(p, dev) if is_st else _unpack(_torch_load(p, dev), p)
+    state, meta = _read_safetensors(p, dev) if is_st else _unpack(torch_load(p, dev), p)
     return strip_module(state, p), meta

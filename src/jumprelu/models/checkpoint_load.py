@@ -17,8 +17,9 @@ import torch
 from jumprelu._util import resolve_device
 from jumprelu.errors import CheckpointError, ConfigError
 from jumprelu.models import NormalizedModel, build_model
-from jumprelu.models.checkpoint_files import error_reason, read_state_dict, strip_module
+from jumprelu.models.checkpoint_files import read_state_dict, strip_module
 from jumprelu.models.checkpoint_meta import CheckpointMeta
+from jumprelu.models.safe_load import error_reason
 from jumprelu.models.stats import check_mean_std, tensor_to_stats
 from jumprelu.models.weights import check_finite, check_fits
 from jumprelu.models.zoo import ZooEntry

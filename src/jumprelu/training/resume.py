@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from jumprelu.errors import CheckpointError, ConfigError
-from jumprelu.models.checkpoint_files import error_reason
 from jumprelu.models.checkpoint_meta import to_plain
+from jumprelu.models.safe_load import error_reason
 from jumprelu.training.state import STATE_FORMAT, STATE_VERSION, TrainState
 
 __all__ = ["check_resumable", "load_train_state", "open_resume", "restore_train_state"]
