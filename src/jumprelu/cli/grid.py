@@ -9,14 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from jumprelu.cli.args import (
-    class_count,
-    device,
-    finite,
-    floats,
-    run_dir,
-    seed,
-)
+from jumprelu.cli.args import class_count, device, finite, floats, run_dir, seed
 from jumprelu.cli.settings import attack_setting
 
 __all__ = [

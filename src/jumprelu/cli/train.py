@@ -13,15 +13,7 @@ import sys
 from typing import Any
 
 from jumprelu._util import Progress
-from jumprelu.cli.args import (
-    checkpoint_out,
-    count,
-    device,
-    finite,
-    milestones,
-    positive,
-    seed,
-)
+from jumprelu.cli.args import checkpoint_out, count, device, finite, milestones, positive, seed
 
 __all__ = ["add_train_parser"]
 

@@ -9,13 +9,7 @@ import torch
 from torch import nn
 
 from jumprelu.errors import ConfigError
-from jumprelu.models._common import (
-    check_common_args,
-    check_dropout,
-    check_int,
-    init_weights,
-    stage,
-)
+from jumprelu.models._common import check_common_args, check_dropout, check_int, init_weights, stage
 
 __all__ = ["WideBasicBlock", "WideResNet", "wrn_layout"]
 

@@ -9,14 +9,7 @@ from typing import Any
 from jumprelu import __version__
 from jumprelu.attacks import describe_attacks
 from jumprelu.report.doc import Doc, base_attack, chosen_jump, fmt_jump, jump_maps, jump_x
-from jumprelu.report.formatting import (
-    MISSING,
-    Table,
-    fmt_cell,
-    fmt_settings,
-    jump_label,
-    pct,
-)
+from jumprelu.report.formatting import MISSING, Table, fmt_cell, fmt_settings, jump_label, pct
 
 __all__ = ["jump_map_table", "settings_table", "tuning_table"]
 

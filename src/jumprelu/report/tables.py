@@ -18,14 +18,7 @@ from jumprelu.report.doc import (
     jumps,
     units,
 )
-from jumprelu.report.formatting import (
-    MISSING,
-    Table,
-    fmt_cell,
-    fmt_settings,
-    jump_label,
-    pct,
-)
+from jumprelu.report.formatting import MISSING, Table, fmt_cell, fmt_settings, jump_label, pct
 from jumprelu.report.theme import RHO
 
 __all__ = [
