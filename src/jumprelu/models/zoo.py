@@ -6,86 +6,24 @@ its weights load into, the dataset, the normalisation it was trained with, how i
 (the authors' ``train_protocol.md``) and the jump grid and test batch size of the authors'
 attack commands. ``git_blob`` is git's blob hash of the file, read from the repository's tree
 at ``COMMIT``; ``sha256`` is known only for the files copied into ``shared/reference``.
-Resolving and verifying the files lives in ``zoo_files``.
+What an entry holds is ``zoo_entry.ZooEntry``; resolving and verifying the files lives in
+``zoo_files``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["COMMIT", "REPO", "ZOO", "ZooEntry"]
+from jumprelu.models.zoo_entry import COMMIT, HUNDREDTHS, PREFIX, REPO, ZooEntry
 
-#: The authors' repository and the commit whose tree the addresses and blob hashes come from.
-REPO = "https://github.com/erichson/JumpReLU"
-COMMIT = "c7efdac279f2cfa5e8a8e182cb695b522e92be7c"
-_RAW = f"https://raw.githubusercontent.com/erichson/JumpReLU/{COMMIT}"
+__all__ = ["COMMIT", "PREFIX", "REPO", "ZOO", "ZooEntry"]
 
 _MNIST = ((0.1307,), (0.3081,))
 #: The statistics the authors' CIFAR-10 code normalises with (not the data's true std).
 _CIFAR = ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010))
 _MNIST_JUMPS = (0.0, 0.5, 1.0, 1.5)
-_HUNDREDTHS = tuple(round(0.01 * i, 2) for i in range(10))
 _TENTHS = tuple(round(0.1 * i, 1) for i in range(9))
 _FGSM = "; {ratio:.0%} of every batch replaced by FGSM examples, eps = {eps} (normalised units)"
-
-
-@dataclass(frozen=True)
-class ZooEntry:
-    """One released checkpoint.
-
-    Attributes:
-        name: the zoo name (``--checkpoint paper:NAME``).
-        path: the file's path in the authors' repository.
-        arch: the project architecture (registry name) its weights load into.
-        dataset: the dataset it was trained on.
-        mean: per-channel normalisation means used in training.
-        std: per-channel normalisation standard deviations used in training.
-        training: how it was trained (the authors' protocol file).
-        git_blob: git's blob hash of the file at ``COMMIT``.
-        sha256: SHA-256 of the file, when known.
-        local_name: the file's name in ``shared/reference``, when copied there.
-        arch_kwargs: architecture options.
-        jumps: the jump grid of the authors' attack commands.
-        test_batch_size: the test batch size of the authors' attack commands.
-    """
-
-    name: str
-    path: str
-    arch: str
-    dataset: str
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    training: str
-    git_blob: str
-    sha256: str | None = None
-    local_name: str | None = None
-    arch_kwargs: dict[str, Any] = field(default_factory=dict)
-    jumps: tuple[float, ...] = _HUNDREDTHS
-    test_batch_size: int = 500
-
-    @property
-    def file_name(self) -> str:
-        """The file's name in the authors' repository."""
-        return self.path.rsplit("/", 1)[-1]
-
-    @property
-    def url(self) -> str:
-        """The download address, pinned to ``COMMIT``."""
-        return f"{_RAW}/{self.path}"
-
-    def describe(self) -> dict[str, Any]:
-        """A JSON-friendly description (recorded as the checkpoint's training metadata)."""
-        return {
-            "zoo": self.name,
-            "source": f"{REPO}/blob/{COMMIT}/{self.path}",
-            "url": self.url,
-            "training": self.training,
-            "git_blob": self.git_blob,
-            "sha256": self.sha256,
-            "protocol_jumps": list(self.jumps),
-            "protocol_test_batch_size": self.test_batch_size,
-        }
 
 
 def _lenet(kind: str, training: str, git_blob: str, sha256: str) -> ZooEntry:
@@ -212,7 +150,7 @@ ZOO: dict[str, ZooEntry] = {
             "mobilenetv2-paper",
             _CIFAR_SGD + _FGSM.format(ratio=0.6, eps=0.031),
             "55d85aa9fbcfbc32f4f35882b9707705b44e11d2",
-            jumps=_HUNDREDTHS[:-1],
+            jumps=HUNDREDTHS[:-1],
             test_batch_size=400,
         ),
     )

@@ -5,20 +5,19 @@
 under the authors' file name or the ``shared/reference`` name), else downloaded once into the
 cache. Every file is verified (SHA-256 when known, else git's blob hash) before it is used; a
 file that does not match is left untouched and not used. The network is reached only through
-``jumprelu.datasets._files.fetch_url`` (tests replace it).
+``jumprelu.datasets._files.fetch_url`` (tests replace it). Hashing lives in ``zoo_hashes``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from jumprelu.datasets import _files
 from jumprelu.errors import CheckpointError, ConfigError
-from jumprelu.models.zoo import ZOO, ZooEntry
+from jumprelu.models.zoo import PREFIX, ZOO, ZooEntry
+from jumprelu.models.zoo_hashes import FileHashes, file_hashes, identify, verify
 
 __all__ = [
     "CACHE_ENV",
@@ -35,49 +34,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PREFIX = "paper:"
 CACHE_ENV = "JUMPRELU_CACHE"
 LOCAL_ENV = "JUMPRELU_CHECKPOINTS"
-_CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class FileHashes:
-    """A file's SHA-256 and git blob hash (SHA-1 of ``b"blob SIZE\\0" + bytes``)."""
-
-    sha256: str
-    git_blob: str
-
-    def matches(self, entry: ZooEntry) -> bool:
-        """True when these are the hashes of ``entry``'s file (SHA-256 when known)."""
-        if entry.sha256 is not None:
-            return self.sha256 == entry.sha256
-        return self.git_blob == entry.git_blob
-
-
-def file_hashes(path: Path) -> FileHashes:
-    """Hash a file once for both SHA-256 and git's blob hash.
-
-    Args:
-        path: the file.
-
-    Returns:
-        Its ``FileHashes``.
-
-    Raises:
-        CheckpointError: when the file cannot be read.
-    """
-    try:
-        size = path.stat().st_size
-        sha, blob = hashlib.sha256(), hashlib.sha1(usedforsecurity=False)
-        blob.update(f"blob {size}\0".encode())
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(_CHUNK), b""):
-                sha.update(block)
-                blob.update(block)
-    except OSError as exc:
-        raise CheckpointError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    return FileHashes(sha.hexdigest(), blob.hexdigest())
 
 
 def cache_dir() -> Path:
@@ -96,27 +54,6 @@ def get_entry(name: str) -> ZooEntry:
     if entry is None:
         raise ConfigError(f"unknown zoo checkpoint {name!r}; known: {', '.join(ZOO)}")
     return entry
-
-
-def identify(path: Path) -> ZooEntry | None:
-    """The zoo entry whose hash the file at ``path`` has, or None."""
-    hashes = file_hashes(path)
-    return next((e for e in ZOO.values() if hashes.matches(e)), None)
-
-
-def _verify(path: Path, entry: ZooEntry, what: str) -> None:
-    """Raise CheckpointError unless ``path`` holds ``entry``'s file (``what`` names it)."""
-    hashes = file_hashes(path)
-    if not hashes.matches(entry):
-        kind, want, got = (
-            ("sha256", entry.sha256, hashes.sha256)
-            if entry.sha256 is not None
-            else ("git blob hash", entry.git_blob, hashes.git_blob)
-        )
-        raise CheckpointError(
-            f"{what} is not {PREFIX}{entry.name}: {kind} {got}, expected {want} "
-            "(the file was left untouched and not used)"
-        )
 
 
 def _candidates(entry: ZooEntry) -> list[Path]:
@@ -144,7 +81,7 @@ def _download(entry: ZooEntry, dest: Path) -> None:
                     f"from {entry.url} ({reason}); download it and put it at {dest} "
                     f"(or set {CACHE_ENV}), or pass the local file's path to --checkpoint"
                 ) from exc
-            _verify(tmp, entry, f"the download from {entry.url}")
+            verify(tmp, entry, f"the download from {entry.url}")
     except OSError as exc:
         raise CheckpointError(f"cannot write {dest}: {exc.strerror or exc}") from exc
 
@@ -171,7 +108,7 @@ def resolve_checkpoint(spec: str | Path) -> tuple[Path, ZooEntry | None]:
     entry = get_entry(text)
     for path in _candidates(entry):
         if path.is_file():
-            _verify(path, entry, f"the local copy {path}")
+            verify(path, entry, f"the local copy {path}")
             return path, entry
     dest = cache_dir() / entry.file_name
     _download(entry, dest)
