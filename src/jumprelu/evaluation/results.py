@@ -12,6 +12,7 @@ import io
 import json
 import platform
 import sys
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import torch
 
 from jumprelu import __version__
 from jumprelu._util import atomic_write
+from jumprelu.evaluation.metrics import Metrics
 
 __all__ = [
     "SCHEMA",
@@ -35,27 +37,7 @@ SCHEMA = "jumprelu.results"
 SCHEMA_VERSION = 2
 #: Example images beside results.json: ``clean`` (first images) and ``cellI`` (cell I's).
 EXAMPLES_FILE = "examples.npz"
-CSV_COLUMNS = (
-    "protocol",
-    "threat",
-    "attack",
-    "jump",
-    "n",
-    "clean_accuracy",
-    "adv_accuracy",
-    "success_rate",
-    "rho2_all",
-    "rhoinf_all",
-    "rho2_success",
-    "rhoinf_success",
-    "median_rho2_success",
-    "median_rhoinf_success",
-    "l2_success",
-    "linf_success",
-    "zero_grad_fraction",
-    "grad_evals",
-    "seconds",
-)
+CSV_COLUMNS = ("protocol", "threat", "attack", "jump", *(f.name for f in fields(Metrics)))
 
 
 def tensor_sha256(*tensors: torch.Tensor) -> str:

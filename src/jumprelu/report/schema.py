@@ -10,9 +10,15 @@ schema is editing a row; ``validate.check_document`` applies the table.
 
 from __future__ import annotations
 
+import dataclasses
+
+from jumprelu.evaluation.metrics import Metrics
+
 __all__ = ["TYPES"]
 
 _M = "cells[].metrics."
+#: The schema kind of each type a ``Metrics`` field is annotated with.
+_KINDS = {"int": "int", "float": "number", "float | None": "number null"}
 _OPT = "number null absent"  # a measured value that may be missing or undefined
 
 TYPES: dict[str, str] = {
@@ -89,26 +95,7 @@ TYPES: dict[str, str] = {
     "cells[].family": "str",
     "cells[].settings": "object",
     "cells[].metrics": "object",
-    _M + "n": "int",
-    _M + "clean_accuracy": "number",
-    _M + "adv_accuracy": "number",
-    **{
-        _M + key: "number null"
-        for key in (
-            "success_rate",
-            "rho2_all",
-            "rhoinf_all",
-            "rho2_success",
-            "rhoinf_success",
-            "median_rho2_success",
-            "median_rhoinf_success",
-            "l2_success",
-            "linf_success",
-        )
-    },
-    _M + "zero_grad_fraction": "number",
-    _M + "grad_evals": "int",
-    _M + "seconds": "number",
+    **{_M + f.name: _KINDS[str(f.type)] for f in dataclasses.fields(Metrics)},
     "cells[].curve": "object absent",
     "cells[].curve.norm": "str absent",
     "cells[].curve.points": "list",
