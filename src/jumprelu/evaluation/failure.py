@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from jumprelu.attacks.base import Attack, AttackResult, FixedBudgetAttack
+from jumprelu.attacks.base import Attack, FixedBudgetAttack
 from jumprelu.attacks.rng import SampleRandom
 from jumprelu.evaluation.clean import predict
 
@@ -31,21 +31,28 @@ UNSTABLE_DRAWS, UNSTABLE_SCALE = 8, 0.01
 IMPROVING_SHARE = 0.05
 
 
-def still_improving(parts: list[AttackResult], success: torch.Tensor) -> torch.Tensor:
-    """Points not fooled whose best objective still rose in the last tenth of the run."""
+def still_improving(
+    traces: list[tuple[int, torch.Tensor | None]], success: torch.Tensor
+) -> torch.Tensor:
+    """Points not fooled whose best objective still rose in the last tenth of the run.
+
+    Args:
+        traces: per batch, in order, its size and its (n, T) objective per iteration
+            (``RunOutput.trace``), or None where the attack does not record one.
+        success: (N,) the points fooled.
+    """
     out = torch.zeros(len(success), dtype=torch.bool)
     at = 0
-    for p in parts:
-        n = len(p.success)
-        if p.trace is not None and p.trace.shape[1] >= 10:
-            t = p.trace.float().nan_to_num(nan=-torch.inf)
+    for n, trace in traces:
+        if trace is not None and trace.shape[1] >= 10:
+            t = trace.float().cpu().nan_to_num(nan=-torch.inf)
             best = t.cummax(1).values
             first = best[:, 0]
             first = torch.where(torch.isfinite(first), first, best[:, -1])
             late = best[:, -1] - best[:, int(0.9 * t.shape[1]) - 1]
             total = (best[:, -1] - first).clamp_min(1e-12)
             rising = torch.isfinite(late) & (late > IMPROVING_SHARE * total) & (late > 1e-6)
-            out[at : at + n] = rising & ~p.success
+            out[at : at + n] = rising & ~success[at : at + n]
         at += n
     return out
 

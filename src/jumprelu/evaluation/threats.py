@@ -14,12 +14,14 @@ max, as the JumpReLU paper's code does.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
-from jumprelu.attacks.base import Attack, AttackResult, lp_norm
+from jumprelu._util import eval_mode
+from jumprelu.attacks.base import Attack, RunOutput, lp_norm
 from jumprelu.attacks.noise import NoiseAveragedGradient
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.clean import predict
@@ -94,47 +96,57 @@ def run_attack(
     """
     dev = next(model.parameters()).device
     index = torch.arange(len(x)) if index is None else index.cpu()
-    parts: list[AttackResult] = []
+    parts: list[RunOutput] = []
+    fooled: list[torch.Tensor] = []
     attacked = model
     if bpda is not None:
         gradient = bpda.removesuffix("+noise")
         set_gradient(model, gradient)
         if gradient != bpda:
             attacked = NoiseAveragedGradient(model, noise[0], noise[1], noise[2])
+    start = time.perf_counter()
     try:
         for i in range(0, len(x), batch_size):
             xb, yb = x[i : i + batch_size].to(dev), y[i : i + batch_size].to(dev)
-            parts.append(attack(attacked, xb, yb, index=index[i : i + batch_size]))
+            out = attack.run(attacked, xb, yb, index=index[i : i + batch_size])
+            with eval_mode(attacked), torch.no_grad():  # the one measuring pass
+                fooled.append((attacked(out.x_adv).argmax(1) != yb).cpu())
+            parts.append(out)
             if on_batch is not None:
-                on_batch(len(parts[-1].success))
+                on_batch(len(yb))
     finally:
         if bpda is not None:
             set_gradient(model, "exact")
+    seconds = time.perf_counter() - start
+    n = len(x)
     x_adv = torch.cat([p.x_adv.cpu() for p in parts]) if parts else x.clone()
-    success = torch.cat([p.success for p in parts]) if parts else torch.zeros(0, dtype=torch.bool)
+    success = torch.cat(fooled) if fooled else torch.zeros(0, dtype=torch.bool)
     if evaluate_on is None:
         adv_correct = ~success
     else:
         adv_correct = predict(evaluate_on, x_adv, batch_size=batch_size) == y
     delta = x_adv - x
+    l2, linf = lp_norm(delta, "l2"), lp_norm(delta, "linf")
 
-    def cat(name: str, empty: torch.dtype) -> torch.Tensor:
+    def cat(name: str, missing: torch.Tensor) -> torch.Tensor:
         vals = [getattr(p, name) for p in parts]
-        return torch.cat(vals) if vals else torch.zeros(0, dtype=empty)
+        if not vals or any(v is None for v in vals):
+            return missing
+        return torch.cat([v.cpu() for v in vals])
 
-    found = cat("found", torch.bool)
+    found = cat("found", success) | success
     return Outcome(
         adv_correct=adv_correct,
-        l2=lp_norm(delta, "l2"),
-        linf=lp_norm(delta, "linf"),
-        l2_rel=cat("l2_rel", torch.float32),
-        linf_rel=cat("linf_rel", torch.float32),
-        zero_grad=cat("zero_grad", torch.bool),
+        l2=l2,
+        linf=linf,
+        l2_rel=l2 / lp_norm(x, "l2").clamp_min(1e-12),
+        linf_rel=linf / lp_norm(x, "linf").clamp_min(1e-12),
+        zero_grad=cat("zero_grad", torch.zeros(n, dtype=torch.bool)),
         grad_evals=int(sum(int(p.grad_evals.sum()) for p in parts)),
-        seconds=sum(p.seconds for p in parts),
+        seconds=seconds,
         x_adv=x_adv,
-        zero_grad_steps=cat("zero_grad_steps", torch.long),
+        zero_grad_steps=cat("zero_grad_steps", torch.full((n,), -1, dtype=torch.long)),
         silent=found & ~success,
-        improving=still_improving(parts, success),
+        improving=still_improving([(len(p.x_adv), p.trace) for p in parts], success),
         unstable=unstable_points(attack, model, x, x_adv, y, success, index, batch_size),
     )
