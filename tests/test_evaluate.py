@@ -19,11 +19,11 @@ from jumprelu._util import Progress
 from jumprelu.datasets.core import load_split
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.clean import predict
+from jumprelu.evaluation.config import EvalConfig
 from jumprelu.evaluation.demo import default_model_path
 from jumprelu.evaluation.jobs import run_evaluate
 from jumprelu.evaluation.plan import plan
 from jumprelu.evaluation.results_read import load_results
-from jumprelu.evaluation.runner import EvalConfig
 from jumprelu.evaluation.units import units
 from jumprelu.models.checkpoints import load_checkpoint
 from jumprelu.retrofit import retrofit

@@ -20,9 +20,10 @@ import pytest
 from PIL import Image
 
 from jumprelu.datasets.core import load_split
+from jumprelu.evaluation.config import EvalConfig
 from jumprelu.evaluation.loading import load_data, load_model
 from jumprelu.evaluation.results_read import load_results
-from jumprelu.evaluation.runner import EvalConfig, evaluate
+from jumprelu.evaluation.runner import evaluate
 from jumprelu.report import ReportError, ReportFiles, render_report
 from jumprelu.report import write as report_write
 from jumprelu.report.images import build_example_grids, to_display

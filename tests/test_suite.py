@@ -14,8 +14,9 @@ from jumprelu.attacks.base import lp_norm
 from jumprelu.datasets.core import load_split
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.clean import predict
+from jumprelu.evaluation.config import EvalConfig
 from jumprelu.evaluation.demo import default_model_path
-from jumprelu.evaluation.runner import EvalConfig, evaluate
+from jumprelu.evaluation.runner import evaluate
 from jumprelu.evaluation.suite import run_suite, suite_plan
 from jumprelu.evaluation.units import SUITE_STAGES
 from jumprelu.models.checkpoints import load_checkpoint

@@ -12,7 +12,8 @@ from jumprelu.activation import JumpReLU, jump_relu
 from jumprelu.datasets.core import DATASETS, DatasetInfo, Split, load_split
 from jumprelu.errors import JumpReLUError
 from jumprelu.evaluation.clean import clean_accuracy_sweep, predict
-from jumprelu.evaluation.runner import EvalConfig, evaluate
+from jumprelu.evaluation.config import EvalConfig
+from jumprelu.evaluation.runner import evaluate
 from jumprelu.models import ARCHS, build_model
 from jumprelu.models.checkpoints import CheckpointMeta, load_checkpoint, save_checkpoint
 from jumprelu.retrofit import jump_sites, retrofit, retrofit_with_report, set_jump

@@ -47,8 +47,8 @@ def _render(args: argparse.Namespace, out: str) -> None:
 
 
 def _cmd_accuracy(args: argparse.Namespace) -> int:
+    from jumprelu.evaluation.config import EvalConfig
     from jumprelu.evaluation.jobs import run_accuracy
-    from jumprelu.evaluation.runner import EvalConfig
 
     config = EvalConfig(
         jumps=args.jumps,

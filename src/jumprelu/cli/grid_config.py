@@ -33,7 +33,7 @@ def source(args: argparse.Namespace) -> dict[str, Any]:
 
 def eval_config(args: argparse.Namespace) -> Any:
     """The ``EvalConfig`` of evaluate and tune (defaults: attacks, suite, the paper's jumps)."""
-    from jumprelu.evaluation.runner import EvalConfig
+    from jumprelu.evaluation.config import EvalConfig
 
     threats = names(args.threats)
     if args.attacks is not None:

@@ -16,8 +16,9 @@ from typing import Any
 
 from jumprelu._util import NULL_PROGRESS, Progress
 from jumprelu.datasets.core import load_split
+from jumprelu.evaluation.config import EvalConfig
 from jumprelu.evaluation.results import file_sha256
-from jumprelu.evaluation.runner import EvalConfig, evaluate
+from jumprelu.evaluation.runner import evaluate
 from jumprelu.models.checkpoints import load_checkpoint
 from jumprelu.tuning import tune
 

@@ -18,6 +18,7 @@ from jumprelu._util import NULL_PROGRESS, Progress
 from jumprelu.datasets.core import carve_val, load_data_spec, load_split
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.clean import CleanSweep, clean_accuracy_sweep
+from jumprelu.evaluation.config import EvalConfig
 from jumprelu.evaluation.jump_grid import has_maps
 from jumprelu.evaluation.loading import (
     fetch_data,
@@ -26,7 +27,7 @@ from jumprelu.evaluation.loading import (
     take_n,
 )
 from jumprelu.evaluation.results import write_json
-from jumprelu.evaluation.runner import EvalConfig, evaluate
+from jumprelu.evaluation.runner import evaluate
 from jumprelu.tuning import tune
 
 __all__ = ["load_data", "load_model", "run_accuracy", "run_evaluate", "run_tune"]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -36,16 +35,13 @@ from jumprelu.evaluation.config import EvalConfig
 from jumprelu.evaluation.document import assemble
 from jumprelu.evaluation.jump_grid import check_sites
 from jumprelu.evaluation.plan import Cell, plan
-from jumprelu.evaluation.protocol import DEFAULT_EPS, PAPER_STEPS, attack_settings
 from jumprelu.evaluation.results import write_json
 from jumprelu.evaluation.threats import attack_space
 from jumprelu.evaluation.work import Work
 from jumprelu.models.normalize import mean_std_of
 from jumprelu.retrofit import jump_sites, retrofit
 
-__all__ = ["DEFAULT_EPS", "PAPER_STEPS", "EvalConfig", "attack_settings", "evaluate"]
-
-log = logging.getLogger(__name__)
+__all__ = ["check_data", "evaluate"]
 
 
 def _dist() -> tuple[int, int]:
@@ -116,11 +112,11 @@ def evaluate(
         for c in cells:
             groups.setdefault(c.run.attack, []).append(c)
         mine = [g for i, g in enumerate(groups.values()) if i % world == rank]
-        files = {c.file(out) for g in mine for c in g}
-        progress.plan(len(files), done=sum(load_cell(f) is not None for f in files))
+        done = {f: load_cell(f) is not None for f in {c.file(out) for g in mine for c in g}}
+        progress.plan(len(done), done=sum(done.values()))
         target, xs = attack_space(jm, data.x, config.protocol)
         std = mean_std_of(jm)  # the model's own Normalize layer, never the dataset's
-        work = Work(config, jm, target, xs, data.y, std, out, progress)
+        work = Work(config, jm, target, xs, data.y, std, out, progress, done)
         for group in mine:
             work.group(group)
         if world > 1:

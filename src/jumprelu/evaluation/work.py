@@ -12,7 +12,7 @@ from torch import nn
 
 from jumprelu._util import Progress
 from jumprelu.attacks import make_attack
-from jumprelu.evaluation.cells import load_cell, save_cell
+from jumprelu.evaluation.cells import save_cell
 from jumprelu.evaluation.clean import predict
 from jumprelu.evaluation.config import EvalConfig
 from jumprelu.evaluation.indicators import cell_checks
@@ -30,7 +30,10 @@ log = logging.getLogger(__name__)
 
 
 class Work:
-    """Computes the runs of one attack's cells, each once, and saves every cell file."""
+    """Computes the runs of one attack's cells, each once, and saves every cell file.
+
+    ``done`` tells, per file, whether it was already finished (read once, by the runner).
+    """
 
     def __init__(
         self,
@@ -42,14 +45,15 @@ class Work:
         std: float,
         out: Path,
         progress: Progress,
+        done: dict[Path, bool],
     ) -> None:
         self.config, self.jm, self.target, self.xs, self.y = config, jm, target, xs, y
-        self.std, self.out, self.progress = std, out, progress
+        self.std, self.out, self.progress, self.done = std, out, progress, done
         self.noise = (config.noise_sigma, config.noise_samples, config.seed)
 
     def group(self, cells: list[Cell]) -> None:
         """Compute what ``cells`` (one attack's) still miss: each run once, then transfers."""
-        pending = [c for c in cells if load_cell(c.file(self.out)) is None]
+        pending = [c for c in cells if not self.done[c.file(self.out)]]
         if not pending:
             return
         crafted: dict[Run, Outcome] = {}
