@@ -247,9 +247,7 @@ def test_user_model_goes_through_every_command(
     run = tmp_path / "run"
     assert main(["evaluate", *model, "--jumps", "0,0.5", *_grid(run)]) == 0
     doc = json.loads((run / "results.json").read_text())
-    assert [round(c["accuracy"] * c["n"]) for c in doc["clean"]] == [
-        r["correct"] for r in rows
-    ]
+    assert [round(c["accuracy"] * c["n"]) for c in doc["clean"]] == [r["correct"] for r in rows]
     assert {c["attack"] for c in doc["cells"]} == {"fgsm"}
 
     tuned = tmp_path / "tuned"
