@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import urllib.error
 from pathlib import Path
@@ -234,3 +235,23 @@ def test_zoo_copy_in_cache_is_used(_dirs: Path) -> None:
     shutil.copy(src, _dirs / "ResNet_robust.pkl")
     path, entry = resolve_checkpoint("paper:resnet20-cifar10-robust")
     assert path == _dirs / "ResNet_robust.pkl" and entry is ZOO["resnet20-cifar10-robust"]
+
+
+# The reference README's clean accuracy of the authors' ResNet-20s on the 1,000 test images.
+RESNET20_CLEAN = {"baseline": "92.40 92.10 92.40 91.50", "robust": "90.60 90.60 90.40 89.50"}
+
+
+@pytest.mark.slow  # ~10 s; and one image at jump 0.06 sits within float32 rounding of the jump
+@pytest.mark.parametrize("which", sorted(RESNET20_CLEAN))
+def test_resnet20_accuracy_command_gives_the_reference_numbers(
+    which: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = REFERENCE / f"resnet20_cifar10_{which}.pkl"
+    data = REFERENCE.parent / "data"
+    if not path.is_file() or not data.is_dir():
+        pytest.skip("../shared/reference or ../shared/data not available")
+    args = ["accuracy", "--checkpoint", str(path), "--dataset", "cifar10", "--data-dir",
+            str(data), "--jumps", "0,0.03,0.06,0.09", "--json"]  # fmt: skip
+    assert main(args) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert " ".join(f"{100 * r['accuracy']:.2f}" for r in rows) == RESNET20_CLEAN[which]
