@@ -17,6 +17,7 @@ import torch
 
 __all__ = [
     "Metrics",
+    "fits_budget",
     "robust_accuracy_curve",
     "robust_within_budget",
     "summarize",
@@ -172,7 +173,24 @@ def robust_within_budget(
         (N,) boolean tensor.
     """
     robust = clean_correct.clone()
-    tol = eps * 1e-5 + 1e-7  # float error of budget projections
     for adv_correct, norms in outcomes:
-        robust &= ~(~adv_correct & (norms <= eps + tol))
+        robust &= ~(~adv_correct & fits_budget(norms, eps))
     return robust
+
+
+def fits_budget(norms: torch.Tensor, eps: float) -> torch.Tensor:
+    """Whether perturbations of these norms lie within ``eps``, up to float error.
+
+    ``(x + d) - x`` carries the rounding of ``x`` (about 1e-7 for inputs of order 1, as
+    pixels and normalised inputs are), and budget projections carry a relative error: the
+    allowance is ``1e-5 eps + 1e-7``. A relative allowance alone rejects every point of a
+    small budget (at 1/255 in normalised CIFAR-10 units the rounding exceeds 1e-6 eps).
+
+    Args:
+        norms: (N,) perturbation norms.
+        eps: the budget, in the same units.
+
+    Returns:
+        (N,) boolean tensor.
+    """
+    return norms <= eps + eps * 1e-5 + 1e-7

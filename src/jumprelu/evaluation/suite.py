@@ -28,6 +28,7 @@ from torch import nn
 from jumprelu.attacks import ATTACKS, make_attack
 from jumprelu.attacks.base import lp_norm
 from jumprelu.evaluation.clean import predict
+from jumprelu.evaluation.metrics import fits_budget
 from jumprelu.evaluation.outcome import Outcome
 from jumprelu.evaluation.threats import GRADIENT_FREE, run_attack
 from jumprelu.evaluation.units import SUITE_STAGES, surrogate_prefix
@@ -35,7 +36,6 @@ from jumprelu.evaluation.units import SUITE_STAGES, surrogate_prefix
 __all__ = ["run_suite", "suite_plan"]
 
 #: Relative slack when checking a minimal attack's perturbation against the budget.
-_FIT = 1e-6
 
 
 def suite_plan(norm: str, surrogates: list[str], jump: float) -> list[tuple[str, str | None]]:
@@ -125,7 +125,7 @@ def run_suite(
             noise=noise,
             on_batch=on_batch,
         )
-        fits = lp_norm(out.x_adv - x[idx], norm) <= eps * (1 + _FIT)
+        fits = fits_budget(lp_norm(out.x_adv - x[idx], norm), eps)
         broken = ~out.adv_correct & fits
         hit = idx[broken]
         x_adv[hit], robust[hit] = out.x_adv[broken], False
