@@ -183,7 +183,7 @@ def fits_budget(norms: torch.Tensor, eps: float) -> torch.Tensor:
 
     ``(x + d) - x`` carries the rounding of ``x`` (about 1e-7 for inputs of order 1, as
     pixels and normalised inputs are), and budget projections carry a relative error: the
-    allowance is ``1e-5 eps + 1e-7``. A relative allowance alone rejects every point of a
+    allowance is ``1e-5 eps + 1e-7``. A relative allowance alone rejects most points at a
     small budget (at 1/255 in normalised CIFAR-10 units the rounding exceeds 1e-6 eps).
 
     Args:

@@ -35,8 +35,6 @@ from jumprelu.evaluation.units import SUITE_STAGES, surrogate_prefix
 
 __all__ = ["run_suite", "suite_plan"]
 
-#: Relative slack when checking a minimal attack's perturbation against the budget.
-
 
 def suite_plan(norm: str, surrogates: list[str], jump: float) -> list[tuple[str, str | None]]:
     """The cascade's stages in order: ``(attack, surrogate or None)``.
