@@ -7,6 +7,7 @@ import json
 import textwrap
 import urllib.error
 from pathlib import Path
+from typing import Any
 
 import matplotlib.image
 import numpy as np
@@ -90,13 +91,7 @@ def _grid(out: Path) -> list[str]:
 def test_npz_accuracy_matches_the_model(
     files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("user_model_direct", files["model"])
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    net = module.make()
+    net = _user_module(files["model"]).make()
     torch.manual_seed(1)
     for p in net.parameters():
         p.data.normal_(0, 0.3)
@@ -260,7 +255,7 @@ def test_user_model_goes_through_every_command(
         assert data.split(":", 1)[0] + ":" in (out / "report.md").read_text()
 
 
-def _user_module(path: Path) -> object:
+def _user_module(path: Path) -> Any:
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(f"user_model_{path.stat().st_ino}", path)
