@@ -10,9 +10,14 @@ and prints robust accuracy (per-sample worst case), time and the suite's stages,
 of one PGD-L-inf run (40 steps) over the same images as the unit, the machine and the date.
 ``--every-point`` also runs every stage on every correctly classified point (no cascade).
 
-Usage (reference comparison in the separate benchmark environment):
-    PYTHONPATH=src:/work/refs/auto-attack /work/bench-venv/bin/python \\
-        benchmarks/compare_suite.py --n 500 --jumps 0,1,1.5 [--every-point] [--out FILE]
+The suite runs with its own stage defaults (``units.SUITE_SETTINGS``: APGD-T on the 3 nearest
+classes by MALT's estimate, Square with A3-style discarding); ``--autoattack-settings`` runs it
+with AutoAttack's (9 targets by logit, no discarding) instead, to measure what they buy.
+
+Usage (the reference comparison needs AutoAttack's code on PYTHONPATH, never installed into the
+project's environment; from the repository root):
+    OMP_NUM_THREADS=1 PYTHONPATH=src:AUTOATTACK_CHECKOUT python benchmarks/compare_suite.py \\
+        --n 500 --jumps 0,1,1.5 [--checkpoint robust] [--every-point] [--out FILE]
 """
 
 from __future__ import annotations
@@ -35,17 +40,19 @@ from jumprelu.datasets.core import load_split
 from jumprelu.evaluation.clean import predict
 from jumprelu.evaluation.suite import run_suite, suite_plan
 from jumprelu.evaluation.threats import run_attack
-from jumprelu.evaluation.units import SUITE_SURROGATES
+from jumprelu.evaluation.units import SUITE_SETTINGS, SUITE_SURROGATES
 from jumprelu.models.checkpoints import load_checkpoint
 from jumprelu.retrofit import retrofit, set_gradient
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
-CHECKPOINT = SHARED / "reference" / "lenet_mnist_baseline.pkl"
 EPS = {"linf": 0.1, "l2": 1.5}
+SUITE_DEFAULTS = True  # False: AutoAttack's settings for APGD-T and Square (--autoattack-settings)
 
 
 def _settings(name: str) -> dict[str, Any]:
-    return {"seed": 0} if name.startswith(("apgd", "square")) else {}
+    if not name.startswith(("apgd", "square")):
+        return {}
+    return {"seed": 0, **(SUITE_SETTINGS.get(name, {}) if SUITE_DEFAULTS else {})}
 
 
 def reference_cascade(
@@ -117,16 +124,27 @@ def main() -> None:
     parser.add_argument(
         "--exhaustive", action="store_true", help="every stage through every surrogate"
     )
+    parser.add_argument(
+        "--checkpoint", choices=("baseline", "robust"), default="baseline",
+        help="the authors' LeNet: plain or FGSM-trained",
+    )  # fmt: skip
+    parser.add_argument(
+        "--autoattack-settings", action="store_true",
+        help="the suite with AutoAttack's APGD-T (9 targets by logit) and Square (no discarding)",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, help="also write the results as JSON")
     args = parser.parse_args()
+    global SUITE_DEFAULTS
+    SUITE_DEFAULTS = not args.autoattack_settings
     torch.set_num_threads(args.threads)
-    base, _ = load_checkpoint(CHECKPOINT, arch="lenet", mean=(0.1307,), std=(0.3081,))
+    checkpoint = SHARED / "reference" / f"lenet_mnist_{args.checkpoint}.pkl"
+    base, _ = load_checkpoint(checkpoint, arch="lenet", mean=(0.1307,), std=(0.3081,))
     data = load_split("mnist", "test", data_dir=SHARED / "data").take(args.n)
     x, y = data.x.float(), data.y.long()
     print(
         f"# {dt.datetime.now().isoformat(timespec='seconds')} | "
         f"{platform.processor() or platform.machine()} | {os.cpu_count()} cores, "
-        f"{args.threads} thread(s) | torch {torch.__version__} | authors' LeNet baseline, "
+        f"{args.threads} thread(s) | torch {torch.__version__} | authors' LeNet {args.checkpoint}, "
         f"first {args.n} MNIST test images, standard protocol"
     )
     rows = []
@@ -187,7 +205,10 @@ def main() -> None:
             if "autoattack_acc" in row:
                 line += (
                     f"; AutoAttack through the same surrogates {row['autoattack_acc']:.2f}% in "
-                    f"{row['autoattack_seconds']:.0f} s"
+                    f"{row['autoattack_seconds']:.0f} s ({row['autoattack_seconds'] / pgd_s:.1f}x "
+                    f"PGD; suite/AutoAttack time "
+                    f"{row['suite_seconds'] / row['autoattack_seconds']:.2f}"
+                    f", accuracy difference {row['suite_acc'] - row['autoattack_acc']:+.2f} points)"
                 )
             print(line, flush=True)
             for st in out.stages:
@@ -195,6 +216,14 @@ def main() -> None:
                     f"    {st['stage']:34s} attacked {st['attacked']:5d} broken {st['broken']:5d}"
                     f" {st['seconds']:7.1f} s"
                 )
+    if any("autoattack_seconds" in r for r in rows):
+        suite_s = sum(r["suite_seconds"] for r in rows if "autoattack_seconds" in r)
+        aa_s = sum(r["autoattack_seconds"] for r in rows)
+        worst = max(r["suite_acc"] - r["autoattack_acc"] for r in rows if "autoattack_acc" in r)
+        print(
+            f"total: suite {suite_s:.0f} s, AutoAttack {aa_s:.0f} s, ratio {suite_s / aa_s:.3f} "
+            f"(1/{aa_s / suite_s:.1f}); largest suite - AutoAttack accuracy {worst:+.2f} points"
+        )
     if args.out:
         args.out.write_text(json.dumps(rows, indent=1))
 

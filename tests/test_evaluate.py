@@ -287,7 +287,15 @@ def test_torchrun_two_processes_match_single(
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert metrics_by_cell(load_results(out)) == metrics_by_cell(reference[1])
+    # each attack's points are split across the processes: every count is equal; a norm can
+    # differ in float32's last bits where a batched kernel rounds by batch shape (DeepFool)
+    two, one = metrics_by_cell(load_results(out)), metrics_by_cell(reference[1])
+    assert two.keys() == one.keys()
+    for key, m in one.items():
+        assert two[key] == pytest.approx(m, rel=1e-6, abs=1e-9), key
+        assert {k: v for k, v in two[key].items() if k in ("n", "adv_accuracy")} == {
+            k: v for k, v in m.items() if k in ("n", "adv_accuracy")
+        }
     assert json.loads((out / "results.json").read_text())["schema_version"] == 2
     assert torch.distributed.is_available()
 

@@ -284,3 +284,88 @@ class _Shift(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.by
+
+
+def test_torchrun_splits_the_suite_points_and_matches_one_process(tmp_path: Path) -> None:
+    """Two processes share every attack's points; rows, stage counts and checks are equal."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    sets = [f"--set={a}.{k}={v}" for a, s in FAST.items() for k, v in s.items() if "linf" in a]
+    args = [
+        *("evaluate", "--dataset", "digits", "--n-examples", "30", "--jumps", "0,1"),
+        *("--threats", "adaptive", "--suite", "linf", "--surrogates", ",".join(SURROGATES)),
+        *("--batch-size", "7", "--check-n", "10", "--seed", "3", *sets),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
+    docs = []
+    for name, launch in (("one", [sys.executable]), ("two", [*run, "--master_port", "29523"])):
+        cmd = [*launch, "-m", "jumprelu", "-q", *args, "--out", str(tmp_path / name)]
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
+        assert done.returncode == 0, done.stderr[-2000:]
+        docs.append(json.loads((tmp_path / name / "results.json").read_text()))
+    one, two = ([c for c in d["cells"] if c["attack"] == "suite-linf"] for d in docs)
+    assert len(one) == len(two) == 2
+    for a, b in zip(one, two, strict=True):
+        drop = ("seconds",)
+        assert {k: v for k, v in a["metrics"].items() if k not in drop} == {
+            k: v for k, v in b["metrics"].items() if k not in drop
+        }
+        assert [(s["stage"], s["attacked"], s["broken"]) for s in a["stages"]] == [
+            (s["stage"], s["attacked"], s["broken"]) for s in b["stages"]
+        ]
+        assert a["checks"] == b["checks"] and a["indicators"] == b["indicators"]
+    for name in ("suite-linf__suite__1.npz", "suite-linf__suite__0.npz"):
+        with (
+            np.load(tmp_path / "one" / "cells" / name) as a,
+            np.load(tmp_path / "two" / "cells" / name) as b,
+        ):
+            assert set(a.files) == set(b.files)
+            for key in a.files:
+                if key != "info":  # the info holds times
+                    assert np.array_equal(a[key], b[key]), (name, key)
+
+
+class _Quantised(torch.nn.Module):
+    """A model whose input gradient is zero everywhere: inputs rounded to 1/16 (masking)."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.net(torch.round(x * 16) / 16)
+        return out
+
+
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+def test_masked_gradients_suite_is_no_weaker_than_square_alone(norm: str) -> None:
+    """Square is the suite's check for masking: with its discarding on, the suite's robust
+    accuracy on a model with zero gradients stays within 1 point of Square alone."""
+    from jumprelu.evaluation.units import SUITE_SETTINGS
+
+    model, _ = load_checkpoint(default_model_path())
+    masked = _Quantised(retrofit(model, 0.5)).eval()
+    data = load_split("digits", "test").take(100)
+    eps = {"linf": 0.15, "l2": 1.0}[norm]
+    square = {"queries": 400, "seed": 0}
+
+    def settings(name: str) -> dict[str, Any]:
+        s = {**_settings(name), **SUITE_SETTINGS.get(name, {})}
+        return {**s, **square} if name.startswith("square") else s
+
+    assert settings(f"square-{norm}")["discard"] > 0  # the suite's default is what is tested
+    suite = run_suite(
+        norm, masked, data.x, data.y, eps=eps, jump=0.5, surrogates=SURROGATES,
+        settings=settings, batch_size=50,
+    )  # fmt: skip
+    alone = make_attack(f"square-{norm}", eps=eps, **square)(masked, data.x, data.y)
+    gradient_broken = sum(s["broken"] for s in suite.stages if "square" not in s["stage"])
+    square_broken = sum(s["broken"] for s in suite.stages if "square" in s["stage"])
+    assert gradient_broken <= 5 and square_broken >= 10, suite.stages  # masked gradients
+    acc_suite = float(suite.adv_correct.float().mean())
+    acc_alone = 1 - float(alone.success.float().mean())
+    assert acc_suite <= acc_alone + 0.01, (acc_suite, acc_alone, suite.stages)

@@ -9,7 +9,11 @@ checkpoints w_j = ceil(p_j * steps), p_0 = 0, p_1 = 0.22, p_{j+1} = p_j + max(p_
 checkpoint, or when neither the step nor the best loss changed since then; a halving restarts
 the sample from its best point. L2 steps along the normalised gradient and projects onto the
 ball (as AutoAttack does). Losses: cross-entropy, the difference of logits ratio (DLR) and,
-for APGD-T, the targeted DLR against each of the top ``n_targets`` classes after the true one.
+for APGD-T, the targeted DLR against each of ``n_targets`` classes: the top ones after the true
+class by logit (AutoAttack), or by MALT's linear estimate of their distance, |z_y - z_t| /
+||grad (z_y - z_t)||_* (the dual norm; Melamed, Yehudai and Shamir, "MALT powers up adversarial
+attacks", NeurIPS 2024, arXiv 2407.02240), which reaches with few targets what the logit order
+needs many for.
 """
 
 from __future__ import annotations
@@ -22,14 +26,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from jumprelu.attacks.base import FixedBudgetAttack, RunOutput
-from jumprelu.attacks.grad import gradient_step, margin_loss, zero_gradient
+from jumprelu.attacks.grad import gradient_step, logit_gradients, margin_loss, zero_gradient
 from jumprelu.attacks.norms import Bounds, check_count, check_positive, clip_to_ball
 from jumprelu.attacks.rng import SampleRandom
 from jumprelu.errors import ConfigError
 
-__all__ = ["APGD", "LOSSES", "checkpoints", "dlr_loss"]
+__all__ = ["APGD", "LOSSES", "TARGET_ORDERS", "checkpoints", "dlr_loss", "malt_targets"]
 
 LOSSES: tuple[str, ...] = ("ce", "dlr")
+#: How APGD-T orders its target classes: by logit (AutoAttack) or by MALT's distance estimate.
+TARGET_ORDERS: tuple[str, ...] = ("logit", "malt")
 _MOMENTUM = 0.75
 
 
@@ -61,6 +67,38 @@ def dlr_loss(logits: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None)
     z_y = logits.gather(1, y[:, None]).squeeze(1)
     z_t = logits.gather(1, target[:, None]).squeeze(1)
     return -(z_y - z_t) / (top[:, 0] - 0.5 * (top[:, 2] + top[:, 3]) + 1e-12)
+
+
+def malt_targets(model: nn.Module, x: torch.Tensor, y: torch.Tensor, norm: str) -> torch.Tensor:
+    """The other classes of each sample, nearest first by MALT's linear estimate.
+
+    Melamed, Yehudai and Shamir (NeurIPS 2024, arXiv 2407.02240): the distance to the boundary
+    with class t is about |z_y - z_t| / ||grad_x (z_y - z_t)||_*, the dual norm of the attack's
+    (L1 for L-infinity, L2 for L2). One backward pass per class at the clean input (through
+    whatever gradient the model has, BPDA surrogates included).
+
+    Args:
+        model: the classifier.
+        x: inputs (N, ...).
+        y: labels (N,).
+        norm: the attack's norm, "linf" or "l2".
+
+    Returns:
+        (N, K - 1) class indices, the nearest first (a zero gradient ranks a class last).
+    """
+    xg = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        logits = model(xg)
+        k = logits.shape[1]
+        others = torch.arange(k, device=x.device).repeat(len(x), 1)
+        others = others[others != y[:, None]].view(len(x), k - 1)
+        grads = logit_gradients(logits, xg, others, reference=y).flatten(2)
+    gap = (logits.detach().gather(1, y[:, None]) - logits.detach().gather(1, others)).abs()
+    dual = grads.abs().sum(2) if norm == "linf" else grads.norm(dim=2)
+    score = gap / dual.clamp_min(1e-30)
+    score = torch.where(dual > 0, score, torch.full_like(score, math.inf))
+    order = score.argsort(dim=1, stable=True)
+    return others.gather(1, order)
 
 
 @dataclass
@@ -128,8 +166,10 @@ class APGD(FixedBudgetAttack):
         loss: "ce" (cross-entropy) or "dlr" (difference of logits ratio, needs >= 3 classes).
         targeted: APGD-T, the targeted DLR loss (needs ``loss="dlr"``, >= 4 classes; the
             targeted cross-entropy is not offered: ConfigError).
-        n_targets: APGD-T's target classes, the top ones after the true class (default 9,
+        n_targets: APGD-T's target classes, the first ones of ``targets``' order (default 9,
             capped at the number of classes - 1); one run of ``steps`` iterations each.
+        targets: APGD-T's order of the classes: "logit" (the highest logits after the true
+            class, AutoAttack) or "malt" (the nearest by MALT's linear estimate).
         steps: iterations per run (default 100).
         restarts: runs (per target class for APGD-T) on the samples not yet fooled.
         rho: the checkpoint's threshold on the fraction of loss increases (default 0.75).
@@ -145,6 +185,7 @@ class APGD(FixedBudgetAttack):
         loss: str = "ce",
         targeted: bool = False,
         n_targets: int = 9,
+        targets: str = "logit",
         steps: int = 100,
         restarts: int = 1,
         rho: float = 0.75,
@@ -159,6 +200,9 @@ class APGD(FixedBudgetAttack):
         self.loss = loss
         self.targeted = bool(targeted)
         self.n_targets = check_count("n_targets", n_targets)
+        if targets not in TARGET_ORDERS:
+            raise ConfigError(f"unknown targets {targets!r}; known: {', '.join(TARGET_ORDERS)}")
+        self.targets = targets
         self.steps = check_count("steps", steps)
         self.restarts = check_count("restarts", restarts)
         self.rho = check_positive("rho", rho)
@@ -208,6 +252,8 @@ class APGD(FixedBudgetAttack):
             raise ConfigError(f"{self.name}'s loss needs at least {3 + self.targeted} classes")
         n_targets = min(self.n_targets, clean.shape[1] - 1) if self.targeted else 1
         ranked = clean.argsort(dim=1, descending=True)  # APGD-T's targets: ranked[:, 1:]
+        if self.targeted and self.targets == "malt":
+            ranked = torch.cat([y[:, None], malt_targets(model, x, y, self.norm)], dim=1)
         correct = clean.argmax(1) == y
         count = torch.zeros(n, dtype=torch.long, device=dev)
         book = _Book(
@@ -220,6 +266,8 @@ class APGD(FixedBudgetAttack):
             count.clone(),
             count.clone(),
         )
+        if self.targeted and self.targets == "malt":  # one backward pass per other class
+            book.grad_evals += clean.shape[1] - 1
         for run in range(n_targets * self.restarts):
             todo = (~book.done).nonzero().squeeze(1)
             if todo.numel():

@@ -30,6 +30,8 @@ class RunOutput:
             better for the attacker; NaN where the sample was not updated), or None.
         found: (N,) bool, some iterate was adversarial (the runner compares it with the
             returned input: a success found and lost is "silent success"), or None.
+        stopped: (N,) bool, samples the attack stopped before their budget without success
+            (e.g. Square's ``discard``), or None.
     """
 
     x_adv: torch.Tensor
@@ -39,6 +41,7 @@ class RunOutput:
     zero_grad_steps: torch.Tensor | None = None
     trace: torch.Tensor | None = None
     found: torch.Tensor | None = None
+    stopped: torch.Tensor | None = None
 
 
 @dataclass

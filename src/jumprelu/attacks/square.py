@@ -14,6 +14,15 @@ alternating sign) and moves the mass of two windows into the first one, keeping 
 eps. It never looks at a gradient, so it exposes defences that only mask gradients (as a
 discontinuous activation can). Window positions, signs and patterns are drawn per sample
 (``SampleRandom``); the window size depends only on the step.
+
+``discard`` (off by default) stops, as A3's online discarding does (Liu et al., "Practical
+evaluation of adversarial robustness via adaptive auto attack", CVPR 2022, arXiv 2203.05154),
+the samples whose margin is not moving. Random search progresses about evenly per doubling of
+the queries, so at 5, 10, 20, 40 and 80% of the budget a sample stops when its margin exceeds
+``discard`` times its decrease since half as many queries, times the doublings left (log2 of
+the budget over the queries made). The decision is the sample's own (it does not depend on the
+batch); the stopped samples are reported (``RunOutput.stopped``) so that a caller can run them
+to the full budget when the attack turns out to break points (the adaptive suite does).
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ __all__ = ["SquareAttack", "meta_square", "p_fraction"]
 _HALVINGS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
 _TRACE_COLUMNS = 200  # the trace keeps at most this many columns per restart
 _RESAMPLE_TRIES = 10  # redraws of an L-infinity window that would change nothing
+_CHECKS = (0.05, 0.1, 0.2, 0.4, 0.8)  # shares of the budget where ``discard`` looks
 
 
 def p_fraction(p_init: float, step: int, queries: int) -> float:
@@ -104,6 +114,9 @@ class SquareAttack(FixedBudgetAttack):
         p_init: initial fraction of the image covered by a window, in (0, 1] (default 0.8).
         restarts: number of runs (default 1); later runs attack only the unbroken samples.
         seed: seed of the per-sample random numbers (the global RNG is untouched).
+        discard: stop a sample whose margin exceeds this many times its decrease over the
+            last doubling of the queries, times the doublings left (see the module
+            docstring; 2 in the adaptive suite); 0 (default): never.
         bounds: see ``Attack``.
 
     The result's ``iterations`` counts model queries per sample (all restarts), ``grad_evals``
@@ -121,6 +134,7 @@ class SquareAttack(FixedBudgetAttack):
         p_init: float = 0.8,
         restarts: int = 1,
         seed: int = 0,
+        discard: float = 0.0,
         bounds: str | Bounds = "box",
     ) -> None:
         super().__init__(eps=eps, norm=norm, bounds=bounds)
@@ -131,6 +145,9 @@ class SquareAttack(FixedBudgetAttack):
             raise ConfigError(f"p_init must lie in (0, 1], got {p_init!r}")
         self.restarts = check_count("restarts", restarts)
         self.seed = check_count("seed", seed, minimum=0)
+        if not (isinstance(discard, (int, float)) and 0 <= discard < 1e6):
+            raise ConfigError(f"discard must be a number in [0, 1e6), got {discard!r}")
+        self.discard = float(discard)
 
     def _run(
         self,
@@ -147,6 +164,7 @@ class SquareAttack(FixedBudgetAttack):
         margin = _margin(model, x, y)  # clean points already misclassified are left as they are
         x_out = x.clone()
         queries = torch.zeros(n, dtype=torch.long, device=dev)
+        stopped = torch.zeros(n, dtype=torch.bool, device=dev)
         stride = math.ceil(self.queries / _TRACE_COLUMNS)
         cols = math.ceil(self.queries / stride)
         trace = torch.full((n, self.restarts * cols), math.nan, device=dev)
@@ -156,13 +174,17 @@ class SquareAttack(FixedBudgetAttack):
                 break
             x_r, y_r, sub = x[todo], y[todo], rng.take(todo)
             best, m_r, q_r, t_r = self._single_run(model, x_r, y_r, bounds, sub, restart, stride)
+            stopped[todo] |= q_r < self.queries
             queries[todo] += q_r
             trace[todo, restart * cols : (restart + 1) * cols] = t_r
             better = m_r < margin[todo]
             x_out[todo[better]], margin[todo[better]] = best[better], m_r[better]
             todo = todo[m_r > 0]
         zeros = torch.zeros(n, dtype=torch.long)
-        return RunOutput(x_out, queries.cpu(), zeros, trace=trace.cpu(), found=(margin <= 0).cpu())
+        found = margin <= 0
+        out = RunOutput(x_out, queries.cpu(), zeros, trace=trace.cpu(), found=found.cpu())
+        out.stopped = (stopped & ~found).cpu()
+        return out
 
     def _single_run(
         self,
@@ -186,8 +208,18 @@ class SquareAttack(FixedBudgetAttack):
         queries = torch.ones(k, dtype=torch.long, device=x.device)
         trace = torch.full((k, math.ceil(self.queries / stride)), math.nan, device=x.device)
         trace[:, 0] = -margin
+        alive = torch.ones(k, dtype=torch.bool, device=x.device)
+        checks = {round(f * self.queries) for f in _CHECKS} if self.discard else set()
+        checks = {q for q in checks if q >= 2}
+        halves, seen = {q // 2 for q in checks}, {}
         for step in range(self.queries - 1):
-            active = (margin > 0).nonzero().squeeze(1)
+            made = step + 1  # queries made so far
+            if made in halves:
+                seen[made] = margin.clone()
+            if made in checks:  # A3: stop the samples whose margin is not moving
+                gain = (seen[made // 2] - margin) * math.log2(self.queries / made)
+                alive &= margin <= self.discard * gain
+            active = ((margin > 0) & alive).nonzero().squeeze(1)
             if active.numel() == 0:
                 break
             stream = base | ((step + 1) << 8)

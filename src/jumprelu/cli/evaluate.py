@@ -68,9 +68,12 @@ def _cmd_accuracy(args: argparse.Namespace) -> int:
 
 def _init_distributed(device: str) -> int:
     """Join the torchrun process group when launched by torchrun; return this rank."""
+    import torch
     import torch.distributed as dist
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        if device == "cuda" and torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))  # one GPU a process
         dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
     return dist.get_rank() if dist.is_initialized() else 0
 

@@ -1,13 +1,18 @@
-"""The per-sample outcome of one attack run on the whole split (what a cell file stores)."""
+"""The per-sample outcome of one attack run on the whole split (what a cell file stores).
+
+Under ``torch.distributed`` (``torchrun``) each process attacks its share of the points
+(``shard``) and the parts are gathered back into one outcome (``gather``): since every
+sample draws its random numbers from its own index, the points come out as in one process.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import torch
 
-__all__ = ["N_EXAMPLES", "Outcome"]
+__all__ = ["N_EXAMPLES", "Outcome", "gather", "merge", "rank_world", "shard"]
 
 
 #: Adversarial examples kept per cell for the report (what it shows).
@@ -29,6 +34,7 @@ class Outcome:
         silent: an iterate was adversarial but the returned input is not (silent success).
         improving: not fooled, and the attack's objective was still improving at the end.
         unstable: fooled, but the prediction returns to the label under tiny input noise.
+        stopped: the attack stopped the point before its budget (``RunOutput.stopped``).
         stages: per-stage counts of a cascade (suites), else empty.
         checks: the re-run indicators of ``indicators.cell_checks``, else empty.
     """
@@ -46,5 +52,53 @@ class Outcome:
     silent: torch.Tensor | None = None
     improving: torch.Tensor | None = None
     unstable: torch.Tensor | None = None
+    stopped: torch.Tensor | None = None
     stages: list[dict[str, Any]] = field(default_factory=list)
     checks: dict[str, Any] = field(default_factory=dict)
+
+
+def rank_world() -> tuple[int, int]:
+    """This process's rank and the number of processes (``(0, 1)`` outside torchrun)."""
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def shard(n: int) -> slice:
+    """This process's contiguous share of ``n`` points (all of them in one process)."""
+    rank, world = rank_world()
+    return slice(n * rank // world, n * (rank + 1) // world)
+
+
+def merge(parts: list[Outcome]) -> Outcome:
+    """One outcome from the outcomes of consecutive shares of the points, in order.
+
+    Per-sample tensors are concatenated, gradient counts added; the time is the slowest
+    share's (they ran side by side). ``stages`` and ``checks`` are not per sample: each
+    share's are its own, so a merge keeps none (the suite merges its attacks, not itself).
+    """
+    out: dict[str, Any] = {}
+    for f in fields(Outcome):
+        vals = [getattr(p, f.name) for p in parts]
+        if f.name == "grad_evals":
+            out[f.name] = sum(vals)
+        elif f.name == "seconds":
+            out[f.name] = max(vals)
+        elif f.name in ("stages", "checks"):
+            out[f.name] = type(vals[0])()
+        elif any(v is None for v in vals):
+            out[f.name] = None
+        else:
+            out[f.name] = torch.cat(vals)
+    return Outcome(**out)
+
+
+def gather(part: Outcome) -> Outcome:
+    """Every process's ``part`` (of ``shard``'s points) merged, on every process."""
+    _, world = rank_world()
+    if world == 1:
+        return part
+    parts: list[Any] = [None] * world
+    torch.distributed.all_gather_object(parts, part)
+    return merge(parts)

@@ -6,6 +6,7 @@ import inspect
 from typing import TYPE_CHECKING, Any
 
 from jumprelu.attacks import ATTACKS
+from jumprelu.evaluation.units import SUITE_SETTINGS
 
 if TYPE_CHECKING:
     from jumprelu.evaluation.config import EvalConfig
@@ -17,6 +18,7 @@ __all__ = [
     "PAPER_STEPS",
     "attack_settings",
     "budgets",
+    "stage_settings",
 ]
 
 
@@ -90,3 +92,9 @@ def attack_settings(name: str, config: EvalConfig, *, std: float) -> dict[str, A
     if paper and kind is not None:
         s["steps"] = PAPER_STEPS.get(config.dataset, {}).get(kind, 40)
     return {**s, **config.settings.get(name, {})}
+
+
+def stage_settings(name: str, config: EvalConfig, *, std: float) -> dict[str, Any]:
+    """The settings a stage of the adaptive suite runs with: the suite's defaults for it
+    (``units.SUITE_SETTINGS``) under ``attack_settings`` (so ``--set`` overrides them)."""
+    return {**SUITE_SETTINGS.get(name, {}), **attack_settings(name, config, std=std)}

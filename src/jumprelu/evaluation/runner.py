@@ -4,9 +4,11 @@ The grid's cells are first mapped to the distinct computations behind them (``pl
 is one model for every threat, attacked once per (attack, surrogate); gray-box inputs are that
 run's, only evaluated at the other jumps. Each run is computed on the whole evaluation split
 and saved at once (atomically) under ``OUT/cells/``, so an interrupted run (even ``kill -9``)
-resumes without recomputing finished ones. Under ``torch.distributed`` (``torchrun``), the
-attacks are shared out across processes; every run is computed exactly as in a single process,
-so the results are identical. ``OUT/results.json`` (schema in docs/results-schema.md) and
+resumes without recomputing finished ones. Under ``torch.distributed`` (``torchrun``), every
+process walks the same runs and each attack call splits its points across the processes (the
+suite's stages included; ``outcome.shard``); every point is computed as in a single process
+(its random numbers come from its index), so the results are the same, and the first process
+writes them. ``OUT/results.json`` (schema in docs/results-schema.md) and
 ``OUT/results.csv`` are written at the end.
 """
 
@@ -34,6 +36,7 @@ from jumprelu.evaluation.cells import load_cell
 from jumprelu.evaluation.config import EvalConfig
 from jumprelu.evaluation.document import assemble
 from jumprelu.evaluation.jump_grid import check_sites
+from jumprelu.evaluation.outcome import rank_world
 from jumprelu.evaluation.plan import Cell, plan
 from jumprelu.evaluation.results import write_json
 from jumprelu.evaluation.threats import attack_space
@@ -42,12 +45,6 @@ from jumprelu.models.normalize import mean_std_of
 from jumprelu.retrofit import jump_sites, retrofit
 
 __all__ = ["check_data", "evaluate"]
-
-
-def _dist() -> tuple[int, int]:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
 
 
 def _prepare_out(out: Path, config: EvalConfig) -> None:
@@ -92,7 +89,7 @@ def evaluate(
             holding another configuration (before anything is written).
     """
     config.validate()
-    out, (rank, world) = Path(out_dir), _dist()
+    out, (rank, world) = Path(out_dir), rank_world()
     dev = resolve_device(config.device)
     data = check_data(model, data, config.n, dev)
     base = model.to(dev).eval()
@@ -111,18 +108,27 @@ def evaluate(
         groups: dict[str, list[Cell]] = {}
         for c in cells:
             groups.setdefault(c.run.attack, []).append(c)
-        mine = [g for i, g in enumerate(groups.values()) if i % world == rank]
-        done = {f: load_cell(f) is not None for f in {c.file(out) for g in mine for c in g}}
+        files = {c.file(out) for c in cells}
+        done = {f: load_cell(f) is not None for f in files} if rank == 0 else {}
+        if world > 1:  # the first process's files decide (nodes need not share a disk)
+            shared = [done]
+            torch.distributed.broadcast_object_list(shared, src=0)
+            done = shared[0]
         progress.plan(len(done), done=sum(done.values()))
         target, xs = attack_space(jm, data.x, config.protocol)
         std = mean_std_of(jm)  # the model's own Normalize layer, never the dataset's
-        work = Work(config, jm, target, xs, data.y, std, out, progress, done)
-        for group in mine:
+        work = Work(config, jm, target, xs, data.y, std, out, progress, done, write=rank == 0)
+        for group in groups.values():
             work.group(group)
         if world > 1:
             torch.distributed.barrier()
         extra = {**(extra or {}), "jump0_bitwise": jump0_ok}
-        return assemble(config, jm, data, out, cells, extra, write=rank == 0)
+        if world == 1:
+            return assemble(config, jm, data, out, cells, extra, write=True)
+        doc = [assemble(config, jm, data, out, cells, extra, write=True) if rank == 0 else None]
+        torch.distributed.broadcast_object_list(doc, src=0)  # other nodes may not see OUT
+        result: dict[str, Any] = doc[0]
+        return result
 
 
 def check_data(model: nn.Module, data: Split, n: int | None, dev: torch.device) -> Split:

@@ -95,23 +95,18 @@ def run_suite(
     zero = torch.zeros(n, dtype=torch.bool)
     zsteps = torch.zeros(n, dtype=torch.long)
     silent, improving, unstable = zero.clone(), zero.clone(), zero.clone()
-    stages, grad_evals, seconds = [], 0, 0.0
-    first = SUITE_STAGES[norm][0]
-    useful: list[str] = []  # surrogates whose first stage broke a point
-    for name, surrogate in suite_plan(norm, surrogates, jump):
-        later = surrogate is not None and name != first
-        if select and later and useful and surrogate not in useful:
-            continue
-        idx = robust.nonzero().squeeze(1)
-        label = name if surrogate is None else f"{surrogate_prefix(surrogate)}{name}"
+    stages: list[dict[str, Any]] = []
+    totals = [0, 0.0]  # gradient evaluations, seconds
+
+    def stage(
+        label: str, name: str, surrogate: str | None, s: dict[str, Any], idx: torch.Tensor
+    ) -> Outcome | None:
+        """Attack the points ``idx`` (still robust); record the stage; None when none."""
         if on_stage is not None:
             on_stage(label, len(idx))
         if len(idx) == 0:
             stages.append({"stage": label, "attacked": 0, "broken": 0, "seconds": 0.0})
-            continue
-        s = {**settings(name)}
-        if ATTACKS[name].family == "fixed-budget":
-            s["eps"] = eps
+            return None
         out = run_attack(
             make_attack(name, **s),
             model,
@@ -135,9 +130,7 @@ def run_suite(
                 mine[idx] |= theirs & ~broken
         if out.unstable is not None:
             unstable[idx] |= out.unstable & broken
-        grad_evals, seconds = grad_evals + out.grad_evals, seconds + out.seconds
-        if name == first and surrogate is not None and bool(broken.any()):
-            useful.append(surrogate)
+        totals[0], totals[1] = totals[0] + out.grad_evals, totals[1] + out.seconds
         stages.append(
             {
                 "stage": label,
@@ -146,6 +139,31 @@ def run_suite(
                 "seconds": out.seconds,
             }
         )
+        out.adv_correct = ~broken  # counting the budget
+        return out
+
+    first = SUITE_STAGES[norm][0]
+    useful: list[str] = []  # surrogates whose first stage broke a point
+    for name, surrogate in suite_plan(norm, surrogates, jump):
+        later = surrogate is not None and name != first
+        if select and later and useful and surrogate not in useful:
+            continue
+        label = name if surrogate is None else f"{surrogate_prefix(surrogate)}{name}"
+        s = {**settings(name)}
+        if ATTACKS[name].family == "fixed-budget":
+            s["eps"] = eps
+        idx = robust.nonzero().squeeze(1)
+        out = stage(label, name, surrogate, s, idx)
+        if out is None:
+            continue
+        if name == first and surrogate is not None and not bool(out.adv_correct.all()):
+            useful.append(surrogate)
+        if s.get("discard") and out.stopped is not None and not bool(out.adv_correct.all()):
+            # it broke points every earlier stage left (masking): stop discarding; the
+            # points it stopped run again to the full budget (same random numbers)
+            again = idx[out.stopped & out.adv_correct]
+            if len(again):
+                stage(f"{label}:full", name, surrogate, {**s, "discard": 0}, again)
     delta = x_adv - x
     l2, linf = lp_norm(delta, "l2"), lp_norm(delta, "linf")
     return Outcome(
@@ -155,8 +173,8 @@ def run_suite(
         l2_rel=l2 / lp_norm(x, "l2").clamp_min(1e-12),
         linf_rel=linf / lp_norm(x, "linf").clamp_min(1e-12),
         zero_grad=zero,
-        grad_evals=grad_evals,
-        seconds=seconds,
+        grad_evals=int(totals[0]),
+        seconds=float(totals[1]),
         x_adv=x_adv,
         zero_grad_steps=zsteps,
         silent=silent & robust,

@@ -14,7 +14,7 @@ from jumprelu.evaluation.metrics import robust_within_budget
 from jumprelu.evaluation.outcome import N_EXAMPLES as N_SHOWN
 from jumprelu.evaluation.plan import Cell
 from jumprelu.evaluation.points import point_level
-from jumprelu.evaluation.protocol import attack_settings, budgets
+from jumprelu.evaluation.protocol import attack_settings, budgets, stage_settings
 from jumprelu.evaluation.suite import suite_plan
 from jumprelu.evaluation.units import EXHAUSTIVE_SUITES, SUITE_STAGES
 
@@ -56,7 +56,7 @@ def cell_settings(config: EvalConfig, name: str, std: float) -> tuple[dict[str, 
             "eps": budgets(config, std=std)[norm][1],
             "norm": norm,
             "surrogate_selection": config.suite not in EXHAUSTIVE_SUITES,
-            "stage_settings": {a: attack_settings(a, config, std=std) for a in SUITE_STAGES[norm]},
+            "stage_settings": {a: stage_settings(a, config, std=std) for a in SUITE_STAGES[norm]},
         }, "fixed-budget"
     settings = attack_settings(name, config, std=std)
     return settings, make_attack(name, **settings).family

@@ -26,7 +26,7 @@ from jumprelu.attacks.noise import NoiseAveragedGradient
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.clean import predict
 from jumprelu.evaluation.failure import still_improving, unstable_points
-from jumprelu.evaluation.outcome import Outcome
+from jumprelu.evaluation.outcome import Outcome, gather, shard
 from jumprelu.models import NormalizedModel
 from jumprelu.retrofit import set_gradient
 
@@ -92,10 +92,42 @@ def run_attack(
         on_batch: called with the batch size after each batch (progress bars).
 
     Returns:
-        The ``Outcome``.
+        The ``Outcome``. Under torchrun every process calls this with all the points; each
+        attacks its share and every process gets the whole outcome.
     """
-    dev = next(model.parameters()).device
     index = torch.arange(len(x)) if index is None else index.cpu()
+    part = shard(len(x))
+    return gather(
+        _run_share(
+            attack,
+            model,
+            x[part],
+            y[part],
+            batch_size=batch_size,
+            evaluate_on=evaluate_on,
+            bpda=bpda,
+            index=index[part],
+            noise=noise,
+            on_batch=on_batch,
+        )
+    )
+
+
+def _run_share(
+    attack: Attack,
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    batch_size: int,
+    evaluate_on: nn.Module | None,
+    bpda: str | None,
+    index: torch.Tensor,
+    noise: tuple[float, int, int],
+    on_batch: Callable[[int], None] | None,
+) -> Outcome:
+    """``run_attack`` on this process's points."""
+    dev = next(model.parameters()).device
     parts: list[RunOutput] = []
     fooled: list[torch.Tensor] = []
     attacked = model
@@ -149,4 +181,5 @@ def run_attack(
         silent=found & ~success,
         improving=still_improving([(len(p.x_adv), p.trace) for p in parts], success),
         unstable=unstable_points(attack, model, x, x_adv, y, success, index, batch_size),
+        stopped=cat("stopped", torch.zeros(n, dtype=torch.bool)),
     )

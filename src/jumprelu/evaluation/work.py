@@ -19,7 +19,7 @@ from jumprelu.evaluation.indicators import cell_checks
 from jumprelu.evaluation.outcome import Outcome
 from jumprelu.evaluation.plan import EXACT, Cell, Run, runs_of
 from jumprelu.evaluation.points import apply_point, point_label, point_level
-from jumprelu.evaluation.protocol import attack_settings, budgets
+from jumprelu.evaluation.protocol import attack_settings, budgets, stage_settings
 from jumprelu.evaluation.suite import run_suite
 from jumprelu.evaluation.threats import run_attack
 from jumprelu.evaluation.units import EXHAUSTIVE_SUITES, SUITE_STAGES
@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 class Work:
     """Computes the runs of one attack's cells, each once, and saves every cell file.
 
-    ``done`` tells, per file, whether it was already finished (read once, by the runner).
+    ``done`` tells, per file, whether it was already finished (read once, by the runner);
+    ``write`` is False on every process of a torchrun but the first (they compute alike).
     """
 
     def __init__(
@@ -46,10 +47,13 @@ class Work:
         out: Path,
         progress: Progress,
         done: dict[Path, bool],
+        *,
+        write: bool = True,
     ) -> None:
         self.config, self.jm, self.target, self.xs, self.y = config, jm, target, xs, y
         self.std, self.out, self.progress, self.done = std, out, progress, done
         self.noise = (config.noise_sigma, config.noise_samples, config.seed)
+        self.write = write
 
     def group(self, cells: list[Cell]) -> None:
         """Compute what ``cells`` (one attack's) still miss: each run once, then transfers."""
@@ -117,7 +121,7 @@ class Work:
         surrogates = config.suite_surrogates()
 
         def settings(name: str) -> dict[str, Any]:
-            return attack_settings(name, config, std=self.std)
+            return stage_settings(name, config, std=self.std)
 
         outcome = run_suite(
             norm,
@@ -150,7 +154,8 @@ class Work:
 
     def save(self, cell: Cell, outcome: Outcome) -> None:
         """Write ``cell``'s file (every cell of the same run reads it)."""
-        save_cell(cell.file(self.out), outcome)
+        if self.write:
+            save_cell(cell.file(self.out), outcome)
         acc = float(outcome.adv_correct.float().mean())
         label = f"{cell.threat}/{cell.unit}/{point_label(cell.point)}"
         log.info("%s: accuracy %.4f", label, acc)
