@@ -1,8 +1,11 @@
 """The adaptive suite against AutoAttack's reference attacks through the same surrogates.
 
-For the JumpReLU authors' MNIST LeNet (standard protocol: [0, 1] pixels, [0, 1] box) at
-several jumps, runs jumprelu's adaptive suite (a cascade of APGD-CE, APGD-T, FMN and Square
-through every BPDA surrogate, each stage only on the points still robust) and, from
+For the JumpReLU authors' MNIST LeNet (standard protocol: [0, 1] pixels, [0, 1] box) or their
+CIFAR-10 ResNet-20 (``--checkpoint resnet20-baseline|resnet20-robust``; the paper protocol's
+threat model: normalised inputs in the box of the evaluated images' global min and max, which
+both attacks see as the unit box of an affine reparametrisation) at several jumps, runs
+jumprelu's adaptive suite (a cascade of APGD-CE, APGD-T, FMN and Square through every BPDA
+surrogate, each stage only on the points still robust) and, from
 AutoAttack's reference code (github.com/fra31/auto-attack, imported only when present),
 APGD-CE, APGD-T (9 targets) and Square (5,000 queries, p_init 0.8) through the same
 surrogates (BPDA is a property of the model, so AutoAttack attacks the surrogate unchanged),
@@ -42,10 +45,26 @@ from jumprelu.evaluation.suite import run_suite, suite_plan
 from jumprelu.evaluation.threats import run_attack
 from jumprelu.evaluation.units import SUITE_SETTINGS, SUITE_SURROGATES
 from jumprelu.models.checkpoints import load_checkpoint
+from jumprelu.models.normalize import mean_std_of
 from jumprelu.retrofit import retrofit, set_gradient
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 EPS = {"linf": 0.1, "l2": 1.5}
+CIFAR_EPS = {"linf": 8 / 255, "l2": 0.5}  # pixels; the paper protocol divides by the mean std
+
+
+class UnitBox(nn.Module):
+    """``net(lo + (hi - lo) u)`` for u in [0, 1]: the paper protocol's box as the unit box."""
+
+    def __init__(self, net: nn.Module, lo: float, hi: float) -> None:
+        super().__init__()
+        self.net, self.lo, self.span = net, lo, hi - lo
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.net(self.lo + self.span * u)
+        return out
+
+
 SUITE_DEFAULTS = True  # False: AutoAttack's settings for APGD-T and Square (--autoattack-settings)
 
 
@@ -125,9 +144,12 @@ def main() -> None:
         "--exhaustive", action="store_true", help="every stage through every surrogate"
     )
     parser.add_argument(
-        "--checkpoint", choices=("baseline", "robust"), default="baseline",
-        help="the authors' LeNet: plain or FGSM-trained",
+        "--checkpoint", default="baseline",
+        choices=("baseline", "robust", "resnet20-baseline", "resnet20-robust"),
+        help="the authors' LeNet (plain or FGSM-trained) or CIFAR-10 ResNet-20",
     )  # fmt: skip
+    parser.add_argument("--eps", type=float, help="L-inf budget in pixels (default per dataset)")
+    parser.add_argument("--eps-l2", type=float, help="L2 budget in pixels (default per dataset)")
     parser.add_argument(
         "--autoattack-settings", action="store_true",
         help="the suite with AutoAttack's APGD-T (9 targets by logit) and Square (no discarding)",
@@ -137,27 +159,46 @@ def main() -> None:
     global SUITE_DEFAULTS
     SUITE_DEFAULTS = not args.autoattack_settings
     torch.set_num_threads(args.threads)
-    checkpoint = SHARED / "reference" / f"lenet_mnist_{args.checkpoint}.pkl"
-    base, _ = load_checkpoint(checkpoint, arch="lenet", mean=(0.1307,), std=(0.3081,))
-    data = load_split("mnist", "test", data_dir=SHARED / "data").take(args.n)
-    x, y = data.x.float(), data.y.long()
+    cifar = args.checkpoint.startswith("resnet20")
+    if cifar:
+        name = args.checkpoint.removeprefix("resnet20-")
+        base, _ = load_checkpoint(SHARED / "reference" / f"resnet20_cifar10_{name}.pkl")
+        data = load_split("cifar10", "test", data_dir=SHARED / "data").take(args.n)
+        pixels = {"linf": args.eps or CIFAR_EPS["linf"], "l2": args.eps_l2 or CIFAR_EPS["l2"]}
+        with torch.no_grad():
+            xn = base.normalize(data.x.float())
+        lo, hi = float(xn.min()), float(xn.max())
+        x = (xn - lo) / (hi - lo)
+        eps_of = {k: v / mean_std_of(base) / (hi - lo) for k, v in pixels.items()}
+        what = f"ResNet-20 {name}, first {args.n} CIFAR-10 test images, paper protocol"
+    else:
+        checkpoint = SHARED / "reference" / f"lenet_mnist_{args.checkpoint}.pkl"
+        base, _ = load_checkpoint(checkpoint, arch="lenet", mean=(0.1307,), std=(0.3081,))
+        data = load_split("mnist", "test", data_dir=SHARED / "data").take(args.n)
+        x = data.x.float()
+        pixels = {"linf": args.eps or EPS["linf"], "l2": args.eps_l2 or EPS["l2"]}
+        eps_of = dict(pixels)
+        what = f"LeNet {args.checkpoint}, first {args.n} MNIST test images, standard protocol"
+    y = data.y.long()
     print(
         f"# {dt.datetime.now().isoformat(timespec='seconds')} | "
         f"{platform.processor() or platform.machine()} | {os.cpu_count()} cores, "
-        f"{args.threads} thread(s) | torch {torch.__version__} | authors' LeNet {args.checkpoint}, "
-        f"first {args.n} MNIST test images, standard protocol"
+        f"{args.threads} thread(s) | torch {torch.__version__} | the authors' {what}"
     )
     rows = []
     for jump in [float(j) for j in args.jumps.split(",")]:
         model = retrofit(base, jump).eval()
+        if cifar:
+            model = UnitBox(model.net, lo, hi).eval()
         grads = list(SUITE_SURROGATES[:1] if jump == 0 else SUITE_SURROGATES)
         set_gradient(model, "relu")
         start = time.perf_counter()
-        run_attack(make_attack("pgd-linf", eps=EPS["linf"], steps=40), model, x, y, batch_size=500)
+        pgd = make_attack("pgd-linf", eps=eps_of["linf"], steps=40)
+        run_attack(pgd, model, x, y, batch_size=500)
         pgd_s = time.perf_counter() - start
         set_gradient(model, "exact")
         for norm in args.norms.split(","):
-            eps = EPS[norm]
+            eps = eps_of[norm]
             start = time.perf_counter()
             out = run_suite(
                 norm,
@@ -174,7 +215,7 @@ def main() -> None:
             row: dict[str, Any] = {
                 "jump": jump,
                 "norm": norm,
-                "eps": eps,
+                "eps": pixels[norm],
                 "pgd_linf_40_seconds": pgd_s,
                 "suite_acc": 100 * float(out.adv_correct.float().mean()),
                 "suite_seconds": time.perf_counter() - start,
@@ -192,7 +233,7 @@ def main() -> None:
                 row["autoattack_seconds"] = ref[1]
             rows.append(row)
             line = (
-                f"jump {jump:g} {norm} eps {eps:g}: suite {row['suite_acc']:.2f}% in "
+                f"jump {jump:g} {norm} eps {pixels[norm]:g}: suite {row['suite_acc']:.2f}% in "
                 f"{row['suite_seconds']:.0f} s ({row['suite_seconds'] / pgd_s:.1f}x PGD-Linf-40 "
                 f"{pgd_s:.1f} s)"
             )

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from jumprelu.attacks.apgd import APGD, checkpoints, dlr_loss
+from jumprelu.attacks.apgd import APGD, checkpoints, dlr_loss, malt_targets
 from jumprelu.attacks.base import Bounds
 from jumprelu.attacks.pgd import PGD
 from jumprelu.errors import ConfigError
@@ -238,6 +238,7 @@ BAD: dict[str, Callable[[], object]] = {
     "rho > 1": lambda: APGD(eps=0.1, rho=1.5),
     "seed": lambda: APGD(eps=0.1, seed=-1),
     "bounds": lambda: APGD(eps=0.1, bounds="sphere"),
+    "targets": lambda: APGD(eps=0.1, loss="dlr", targeted=True, targets="nearest"),
 }
 
 
@@ -255,3 +256,39 @@ def test_settings_are_keyword_only_and_dlr_needs_classes() -> None:
     y = torch.zeros(4, dtype=torch.long)
     with pytest.raises(ConfigError):
         APGD(eps=0.1, loss="dlr")(model, x, y)
+
+
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+def test_malt_orders_classes_by_their_linear_distance(norm: str) -> None:
+    """On a linear model the estimate is exact: the class whose boundary is nearest in the
+    attack's norm comes first, even where its logit is not the second highest."""
+    torch.manual_seed(0)
+    linear = nn.Linear(6, 4, bias=True)
+    with torch.no_grad():
+        linear.weight.copy_(torch.tensor([[0.0] * 6, [5.0] + [0.0] * 5, [0.1] * 6, [1.0] * 6]))
+        linear.bias.copy_(torch.tensor([2.0, 0.0, 1.8, -3.0]))
+    x = torch.rand(20, 6) * 0.2
+    y = torch.zeros(20, dtype=torch.long)
+    order = malt_targets(linear, x, y, norm)
+    logits = linear(x).detach()
+    w = linear.weight.detach()
+    dual = {"linf": lambda v: v.abs().sum(), "l2": lambda v: v.norm()}[norm]
+    for i in range(20):
+        dist = {
+            t: float((logits[i, 0] - logits[i, t]).abs() / dual(w[0] - w[t])) for t in (1, 2, 3)
+        }
+        assert order[i].tolist() == sorted(dist, key=dist.__getitem__)
+    by_logit = logits[:, 1:].argsort(1, descending=True) + 1
+    assert not torch.equal(order, by_logit)  # the two orders differ on this model
+
+
+def test_malt_targets_run_and_count_their_gradients() -> None:
+    model, x, y = cnn()
+    logit = APGD(eps=0.1, loss="dlr", targeted=True, n_targets=2, steps=5)
+    malt = APGD(eps=0.1, loss="dlr", targeted=True, n_targets=2, steps=5, targets="malt")
+    a, b = logit.run(model, x, y), malt.run(model, x, y)
+    correct = model(x).argmax(1) == y
+    classes = model(x).shape[1]
+    assert bool((b.grad_evals[correct] >= classes - 1).all())
+    assert int(b.grad_evals.sum()) > 0 and int(a.grad_evals.sum()) > 0
+    assert float((b.x_adv - x).abs().amax()) <= 0.1 + 1e-6

@@ -165,6 +165,8 @@ BAD: dict[str, Callable[[], object]] = {
     "norm": lambda: SquareAttack(eps=0.1, norm="l1"),
     "restarts": lambda: SquareAttack(eps=0.1, restarts=0),
     "seed": lambda: SquareAttack(eps=0.1, seed=-1),
+    "discard < 0": lambda: SquareAttack(eps=0.1, discard=-1.0),
+    "discard nan": lambda: SquareAttack(eps=0.1, discard=math.nan),
 }
 
 
@@ -181,3 +183,25 @@ def test_settings_keyword_only_and_images_required() -> None:
     x = torch.rand(5, 16)
     with pytest.raises(ConfigError):
         SquareAttack(eps=0.1, queries=5)(flat, x, flat(x).argmax(1))
+
+
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+def test_discard_stops_samples_whose_margin_is_flat_per_sample(norm: str) -> None:
+    """A3-style discarding: stopped samples are reported, spend fewer queries, and a
+    sample's run does not depend on the batch (its decision is its own)."""
+    model, x, y = cnn(n=40)
+    full = SquareAttack(eps=EPS[norm], norm=norm, queries=400, seed=1)
+    cut = SquareAttack(eps=EPS[norm], norm=norm, queries=400, seed=1, discard=2.0)
+    a, b = full.run(model, x, y), cut.run(model, x, y)
+    assert a.stopped is not None and not bool(a.stopped.any())
+    assert b.stopped is not None and bool(b.stopped.any())
+    assert bool((b.iterations[b.stopped] < 400).all())
+    assert int(b.iterations.sum()) < int(a.iterations.sum())
+    assert not bool((b.stopped & b.found).any())
+    # points it did not stop ran as without discarding
+    same = ~b.stopped
+    assert torch.equal(b.x_adv[same], a.x_adv[same])
+    halves = [cut.run(model, x[i : i + 13], y[i : i + 13], index=torch.arange(i, min(i + 13, 40)))
+              for i in range(0, 40, 13)]  # fmt: skip
+    assert torch.equal(torch.cat([h.x_adv for h in halves]), b.x_adv)
+    assert torch.equal(torch.cat([h.stopped for h in halves]), b.stopped)  # type: ignore[misc]

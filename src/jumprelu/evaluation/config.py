@@ -29,6 +29,7 @@ from jumprelu.evaluation.units import (
     BPDA_PREFIXES,
     EXHAUSTIVE_SUITES,
     NOISE_SUFFIX,
+    SUITE_SETTINGS,
     SUITE_STAGES,
     SUITE_SURROGATES,
     SUITES,
@@ -217,6 +218,8 @@ class EvalConfig:
                 d.pop(key)
         if d["bpda_gradient"] == "relu":  # what runs before the option did: digests stay valid
             d.pop("bpda_gradient")
+        if self.suite:  # the suite's own stage defaults define its results too
+            d["suite_settings"] = SUITE_SETTINGS
         return d
 
     def gradient_surrogates(self) -> list[str]:

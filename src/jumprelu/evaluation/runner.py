@@ -125,7 +125,9 @@ def evaluate(
         extra = {**(extra or {}), "jump0_bitwise": jump0_ok}
         if world == 1:
             return assemble(config, jm, data, out, cells, extra, write=True)
-        doc = [assemble(config, jm, data, out, cells, extra, write=True) if rank == 0 else None]
+        doc: list[Any] = (
+            [assemble(config, jm, data, out, cells, extra, write=True)] if rank == 0 else [None]
+        )
         torch.distributed.broadcast_object_list(doc, src=0)  # other nodes may not see OUT
         result: dict[str, Any] = doc[0]
         return result
