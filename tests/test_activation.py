@@ -107,3 +107,25 @@ def test_smooth_surrogate_forward_exact_backward_smoothed() -> None:
         else:  # unlike straight-through, units just below the jump get a push upwards
             below = (x.detach() > 0.8) & (x.detach() < 1.0)
             assert (g[below] > 0.2).all() and g[x.detach() < 0].abs().max() < 0.05
+
+
+@pytest.mark.parametrize("gradient", ["relu", "smooth", "smooth-0.1", "smooth-1"])
+def test_fused_surrogates_equal_autograd_of_their_expression_bit_for_bit(gradient: str) -> None:
+    """The surrogates' one-step backward gives the numbers autograd gives for the expression
+    (ReLU; x * sigmoid((x - jump) / t)), and the forward pass is JumpReLU exactly."""
+    torch.manual_seed(0)
+    x = torch.randn(50_000) * 2
+    jump = torch.tensor(0.7)
+    g_out = torch.randn_like(x)
+    xa = x.clone().requires_grad_(True)
+    out = jump_relu(xa, jump, gradient=gradient)
+    (fused,) = torch.autograd.grad(out, xa, g_out)
+    xb = x.clone().requires_grad_(True)
+    if gradient == "relu":
+        expr = torch.relu(xb)
+    else:
+        width = 0.25 if gradient == "smooth" else float(gradient.removeprefix("smooth-"))
+        expr = xb * torch.sigmoid((xb - jump) / (width * jump + 1e-6))
+    (ref,) = torch.autograd.grad(expr, xb, g_out)
+    assert torch.equal(fused, ref)
+    assert torch.equal(out.detach(), torch.where(x > jump, x, torch.zeros(())))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -51,10 +52,34 @@ def _exact(x: torch.Tensor, jump: torch.Tensor) -> torch.Tensor:
     return _forward(x, jump)
 
 
+class _Surrogate(torch.autograd.Function):
+    """Forward: JumpReLU. Backward: a surrogate's derivative, in one fused step.
+
+    ``width`` None: the ReLU's 1[x > 0] (straight-through); else the derivative of
+    x * sigmoid((x - jump) / t), t = width * jump + 1e-6, in the order autograd computes it
+    for that expression (the same numbers, without building its graph in every forward pass).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, jump: torch.Tensor, width: float | None) -> torch.Tensor:
+        ctx.save_for_backward(x, jump)
+        ctx.width = width
+        return _forward(x, jump)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        x, jump = ctx.saved_tensors
+        if ctx.width is None:
+            return torch.where(x > 0, grad, torch.zeros((), dtype=grad.dtype)), None, None
+        t = ctx.width * jump + 1e-6
+        sig = torch.sigmoid((x - jump) / t)
+        return grad * sig + grad * x * (1 - sig) * sig / t, None, None
+
+
 def _relu_straight_through(x: torch.Tensor, jump: torch.Tensor) -> torch.Tensor:
-    """Forward: JumpReLU (exactly: r + (j - r) is j when j is r or 0). Backward: 1[x > 0]."""
-    r = torch.relu(x)
-    return r + (_forward(x, jump) - r).detach()
+    """Forward: JumpReLU. Backward: 1[x > 0], the ReLU's."""
+    out: torch.Tensor = _Surrogate.apply(x, jump, None)  # type: ignore[no-untyped-call]
+    return out
 
 
 GradientFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -79,9 +104,8 @@ def smooth_surrogate(width: float) -> GradientFn:
     """
 
     def fn(x: torch.Tensor, jump: torch.Tensor) -> torch.Tensor:
-        t = width * jump + 1e-6
-        s = x * torch.sigmoid((x - jump) / t)
-        return s + (_forward(x, jump) - s).detach()
+        out: torch.Tensor = _Surrogate.apply(x, jump, width)  # type: ignore[no-untyped-call]
+        return out
 
     return fn
 

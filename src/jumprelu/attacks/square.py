@@ -18,7 +18,7 @@ discontinuous activation can). Window positions, signs and patterns are drawn pe
 ``discard`` (off by default) stops, as A3's online discarding does (Liu et al., "Practical
 evaluation of adversarial robustness via adaptive auto attack", CVPR 2022, arXiv 2203.05154),
 the samples whose margin is not moving. Random search progresses about evenly per doubling of
-the queries, so at 5, 10, 20, 40 and 80% of the budget a sample stops when its margin exceeds
+the queries, so at 2, 5, 10, 20, 40 and 80% of the budget a sample stops when its margin exceeds
 ``discard`` times its decrease since half as many queries, times the doublings left (log2 of
 the budget over the queries made). The decision is the sample's own (it does not depend on the
 batch); the stopped samples are reported (``RunOutput.stopped``) so that a caller can run them
@@ -44,7 +44,7 @@ __all__ = ["SquareAttack", "meta_square", "p_fraction"]
 _HALVINGS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
 _TRACE_COLUMNS = 200  # the trace keeps at most this many columns per restart
 _RESAMPLE_TRIES = 10  # redraws of an L-infinity window that would change nothing
-_CHECKS = (0.05, 0.1, 0.2, 0.4, 0.8)  # shares of the budget where ``discard`` looks
+_CHECKS = (0.02, 0.05, 0.1, 0.2, 0.4, 0.8)  # shares of the budget where ``discard`` looks
 
 
 def p_fraction(p_init: float, step: int, queries: int) -> float:
