@@ -26,7 +26,7 @@ from jumprelu.attacks.noise import NoiseAveragedGradient
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.clean import predict
 from jumprelu.evaluation.failure import still_improving, unstable_points
-from jumprelu.evaluation.outcome import Outcome, gather, shard
+from jumprelu.evaluation.outcome import Outcome, gather, rank_world, shard
 from jumprelu.models import NormalizedModel
 from jumprelu.retrofit import set_gradient
 
@@ -97,6 +97,10 @@ def run_attack(
     """
     index = torch.arange(len(x)) if index is None else index.cpu()
     part = shard(len(x))
+    world = rank_world()[1]
+    if on_batch is not None and world > 1:  # a bar counts every process's points
+        report = on_batch
+        on_batch = lambda k: report(k * world)  # noqa: E731
     return gather(
         _run_share(
             attack,
