@@ -259,11 +259,21 @@ class SquareAttack(FixedBudgetAttack):
             return bounds.clip(torch.where(window, x[rows] + step, cur[rows]))
 
         cand = draw(torch.arange(k, device=x.device), 0)
-        for attempt in range(1, _RESAMPLE_TRIES + 1):
-            same = (cand == cur).flatten(1).all(1).nonzero().squeeze(1)
-            if same.numel() == 0:
-                break
-            cand[same] = draw(same, attempt)
+        rows = (cand == cur).flatten(1).all(1).nonzero().squeeze(1)
+        if rows.numel() == 0:
+            return cand
+        # the rows that changed nothing: every further try at once, the first that changes
+        # something kept (the last try where none does), as redrawing one by one would
+        r, tries = len(rows), _RESAMPLE_TRIES
+        window = _corner(tops[rows, 1:].reshape(-1), lefts[rows, 1:].reshape(-1), s, h, w)
+        window = window.view(r, tries, 1, h, w)
+        step = self.eps * signs[rows, :, 1:].transpose(1, 2).reshape(r, tries, c, 1, 1)
+        value = bounds.clip(x[rows, None] + step)
+        now = cur[rows, None]
+        changed = (window & (value != now)).flatten(2).any(2)
+        pick = torch.where(changed.any(1), changed.int().argmax(1), tries - 1)
+        at = torch.arange(r, device=x.device)
+        cand[rows] = torch.where(window[at, pick], value[at, pick], now[:, 0])
         return cand
 
     def _l2_init(self, x: torch.Tensor, rng: SampleRandom, stream: int) -> torch.Tensor:
