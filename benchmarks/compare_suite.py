@@ -13,9 +13,9 @@ and prints robust accuracy (per-sample worst case), time and the suite's stages,
 of one PGD-L-inf run (40 steps) over the same images as the unit, the machine and the date.
 ``--every-point`` also runs every stage on every correctly classified point (no cascade).
 
-The suite runs with its own stage defaults (``units.SUITE_SETTINGS``: APGD-T on the 3 nearest
-classes by MALT's estimate, Square with A3-style discarding); ``--autoattack-settings`` runs it
-with AutoAttack's (9 targets by logit, no discarding) instead, to measure what they buy.
+The suite runs with its own stage defaults (``units.SUITE_SETTINGS``: APGD-T on the top 3
+classes by logit, Square with A3-style discarding); ``--autoattack-settings`` runs it with
+AutoAttack's (9 targets, no discarding) instead, to measure what they buy.
 
 Usage (the reference comparison needs AutoAttack's code on PYTHONPATH, never installed into the
 project's environment; from the repository root):
@@ -152,7 +152,7 @@ def main() -> None:
     parser.add_argument("--eps-l2", type=float, help="L2 budget in pixels (default per dataset)")
     parser.add_argument(
         "--autoattack-settings", action="store_true",
-        help="the suite with AutoAttack's APGD-T (9 targets by logit) and Square (no discarding)",
+        help="the suite with AutoAttack's APGD-T (9 targets) and Square (no discarding)",
     )  # fmt: skip
     parser.add_argument("--out", type=Path, help="also write the results as JSON")
     args = parser.parse_args()
