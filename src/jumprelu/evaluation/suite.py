@@ -15,6 +15,11 @@ cheapest) runs through every surrogate; the later gradient stages run only throu
 surrogates whose first stage broke at least one point (all of them when none did), since a
 surrogate whose gradient cannot move APGD-CE is a poor guide for the costlier attacks. The
 ``exhaustive`` suite runs every gradient stage through every surrogate.
+
+Square is the check for gradient masking. With its ``discard`` setting (the suite's default,
+``units.SUITE_SETTINGS``) it drops points whose margin stops moving; once it breaks a point
+every earlier stage left, that is evidence of masking, and the points it dropped run again to
+the full budget (a ``:full`` stage), so the suite stays as strong as Square alone there.
 """
 
 from __future__ import annotations
