@@ -300,9 +300,10 @@ def test_torchrun_splits_the_suite_points_and_matches_one_process(tmp_path: Path
         *("--batch-size", "7", "--check-n", "10", "--seed", "3", *sets),
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    run = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
+    # --standalone: the rendezvous takes a free port (a fixed one may be held by another run)
+    run = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     docs = []
-    for name, launch in (("one", [sys.executable]), ("two", [*run, "--master_port", "29523"])):
+    for name, launch in (("one", [sys.executable]), ("two", run)):
         cmd = [*launch, "-m", "jumprelu", "-q", *args, "--out", str(tmp_path / name)]
         done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
         assert done.returncode == 0, done.stderr[-2000:]

@@ -96,41 +96,12 @@ def run_attack(
         attacks its share and every process gets the whole outcome.
     """
     index = torch.arange(len(x)) if index is None else index.cpu()
-    part = shard(len(x))
+    part = shard(len(x))  # under torchrun this process attacks its share only
+    x, y, index = x[part], y[part], index[part]
     world = rank_world()[1]
     if on_batch is not None and world > 1:  # a bar counts every process's points
         report = on_batch
         on_batch = lambda k: report(k * world)  # noqa: E731
-    return gather(
-        _run_share(
-            attack,
-            model,
-            x[part],
-            y[part],
-            batch_size=batch_size,
-            evaluate_on=evaluate_on,
-            bpda=bpda,
-            index=index[part],
-            noise=noise,
-            on_batch=on_batch,
-        )
-    )
-
-
-def _run_share(
-    attack: Attack,
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    batch_size: int,
-    evaluate_on: nn.Module | None,
-    bpda: str | None,
-    index: torch.Tensor,
-    noise: tuple[float, int, int],
-    on_batch: Callable[[int], None] | None,
-) -> Outcome:
-    """``run_attack`` on this process's points."""
     dev = next(model.parameters()).device
     parts: list[RunOutput] = []
     fooled: list[torch.Tensor] = []
@@ -171,19 +142,21 @@ def _run_share(
         return torch.cat([v.cpu() for v in vals])
 
     found = cat("found", success) | success
-    return Outcome(
-        adv_correct=adv_correct,
-        l2=l2,
-        linf=linf,
-        l2_rel=l2 / lp_norm(x, "l2").clamp_min(1e-12),
-        linf_rel=linf / lp_norm(x, "linf").clamp_min(1e-12),
-        zero_grad=cat("zero_grad", torch.zeros(n, dtype=torch.bool)),
-        grad_evals=int(sum(int(p.grad_evals.sum()) for p in parts)),
-        seconds=seconds,
-        x_adv=x_adv,
-        zero_grad_steps=cat("zero_grad_steps", torch.full((n,), -1, dtype=torch.long)),
-        silent=found & ~success,
-        improving=still_improving([(len(p.x_adv), p.trace) for p in parts], success),
-        unstable=unstable_points(attack, model, x, x_adv, y, success, index, batch_size),
-        stopped=cat("stopped", torch.zeros(n, dtype=torch.bool)),
+    return gather(
+        Outcome(
+            adv_correct=adv_correct,
+            l2=l2,
+            linf=linf,
+            l2_rel=l2 / lp_norm(x, "l2").clamp_min(1e-12),
+            linf_rel=linf / lp_norm(x, "linf").clamp_min(1e-12),
+            zero_grad=cat("zero_grad", torch.zeros(n, dtype=torch.bool)),
+            grad_evals=int(sum(int(p.grad_evals.sum()) for p in parts)),
+            seconds=seconds,
+            x_adv=x_adv,
+            zero_grad_steps=cat("zero_grad_steps", torch.full((n,), -1, dtype=torch.long)),
+            silent=found & ~success,
+            improving=still_improving([(len(p.x_adv), p.trace) for p in parts], success),
+            unstable=unstable_points(attack, model, x, x_adv, y, success, index, batch_size),
+            stopped=cat("stopped", torch.zeros(n, dtype=torch.bool)),
+        )
     )
