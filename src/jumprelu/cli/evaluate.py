@@ -4,8 +4,10 @@ function each calls, and what each prints (a report follows unless --no-report).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from jumprelu.cli.args import device, positive
@@ -66,16 +68,26 @@ def _cmd_accuracy(args: argparse.Namespace) -> int:
     return 0
 
 
-def _init_distributed(device: str) -> int:
-    """Join the torchrun process group when launched by torchrun; return this rank."""
+@contextlib.contextmanager
+def _distributed(device: str) -> Iterator[int]:
+    """Join the torchrun process group when launched by torchrun; yield this rank.
+
+    On success every process waits for the others (rank 0 writes the report last) and the
+    group is destroyed, so no process tears gloo down while a peer still talks to it.
+    """
     import torch
     import torch.distributed as dist
 
+    joined = False
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         if device == "cuda" and torch.cuda.is_available():
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))  # one GPU a process
         dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
-    return dist.get_rank() if dist.is_initialized() else 0
+        joined = True
+    yield dist.get_rank() if dist.is_initialized() else 0
+    if joined:  # not reached on an error: torchrun stops the other processes then
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -89,13 +101,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     _need_source_and_out(args)
     from jumprelu.evaluation.jobs import run_evaluate
 
-    rank = _init_distributed(args.device)
-    with bars(args.quiet or rank != 0) as progress:
-        result = run_evaluate(eval_config(args), args.out, progress=progress)
-    if rank == 0:
-        print_sites(result["provenance"])
-        print_results(result, args.out)
-        _render(args, args.out)
+    with _distributed(args.device) as rank:
+        with bars(args.quiet or rank != 0) as progress:
+            result = run_evaluate(eval_config(args), args.out, progress=progress)
+        if rank == 0:
+            print_sites(result["provenance"])
+            print_results(result, args.out)
+            _render(args, args.out)
     return 0
 
 
@@ -111,18 +123,18 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 
     _need_source_and_out(args)
     quantiles = per_layer_quantiles(args)
-    rank = _init_distributed(args.device)
-    with bars(args.quiet or rank != 0) as progress:
-        doc = run_tune(
-            eval_config(args),
-            args.out,
-            max_drop=args.max_drop,
-            per_layer_quantiles=quantiles,
-            progress=progress,
-        )
-    if rank == 0:
-        print_sites(doc["provenance"])
-        print_tuning(doc["provenance"]["tuning"], args.out)
-        print_results(doc, args.out)
-        _render(args, args.out)
+    with _distributed(args.device) as rank:
+        with bars(args.quiet or rank != 0) as progress:
+            doc = run_tune(
+                eval_config(args),
+                args.out,
+                max_drop=args.max_drop,
+                per_layer_quantiles=quantiles,
+                progress=progress,
+            )
+        if rank == 0:
+            print_sites(doc["provenance"])
+            print_tuning(doc["provenance"]["tuning"], args.out)
+            print_results(doc, args.out)
+            _render(args, args.out)
     return 0
