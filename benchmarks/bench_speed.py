@@ -206,8 +206,8 @@ def profile(models: dict[str, nn.Module], data: dict[str, Batch], args: Any) -> 
 
 def grid(model: nn.Module, x: torch.Tensor, y: torch.Tensor, args: Any) -> None:
     """The paper-protocol grid (the CLI's job) vs one run of the per-class-backward DeepFool."""
+    from jumprelu.cli.jobs import run_evaluate
     from jumprelu.evaluation import EvalConfig
-    from jumprelu.evaluation.jobs import run_evaluate
 
     config = EvalConfig(
         dataset="mnist",

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import torch
 
+from jumprelu.cli.jobs import run_evaluate
 from jumprelu.datasets import load_split
 from jumprelu.evaluation.config import EvalConfig
-from jumprelu.evaluation.jobs import run_evaluate
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 MEAN = torch.tensor((0.4914, 0.4822, 0.4465)).view(1, 3, 1, 1)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from jumprelu.evaluation.results_read import load_results
+from jumprelu.evaluation.results import load_results
 
 
 def fmt(v: float | None, pct: bool = False) -> str:

@@ -8,14 +8,14 @@ import pytest
 import torch
 from torch import nn
 
-from jumprelu.datasets.core import DATASETS, Split
+from jumprelu.datasets.core import DATASETS, Split, load_split
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.clean import (
-    checkpoint_accuracy,
     clean_accuracy_sweep,
     predict,
 )
 from jumprelu.evaluation.jump_grid import parse_jumps
+from jumprelu.models.checkpoints import load_checkpoint
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 BASELINE = SHARED / "reference" / "lenet_mnist_baseline.pkl"
@@ -65,12 +65,9 @@ def test_bad_jump_grid(bad: str) -> None:
 )
 def test_authors_lenet_baseline_reproduces_reference_clean_accuracy() -> None:
     """../shared/reference/README.md: 99.55, 99.54, 99.53, 99.34 at jumps 0, 0.5, 1, 1.5."""
-    sweep = checkpoint_accuracy(
-        arch="lenet",
-        checkpoint=str(BASELINE),
-        dataset="mnist",
-        data_dir=str(MNIST),
-        jumps="0,0.5,1.0,1.5",
-    )
+    info = DATASETS["mnist"]
+    model, _ = load_checkpoint(str(BASELINE), arch="lenet", default_stats=(info.mean, info.std))
+    test = load_split("mnist", "test", data_dir=str(MNIST))
+    sweep = clean_accuracy_sweep(model, test, "0,0.5,1.0,1.5")
     assert [r.n for r in sweep.rows] == [10_000] * 4
     assert [r.correct for r in sweep.rows] == [9955, 9954, 9953, 9934]

@@ -16,16 +16,15 @@ import pytest
 import torch
 
 from jumprelu._util import Progress
+from jumprelu.cli.jobs import run_evaluate
 from jumprelu.datasets.core import load_split
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.clean import predict
 from jumprelu.evaluation.config import EvalConfig
-from jumprelu.evaluation.demo import default_model_path
-from jumprelu.evaluation.jobs import run_evaluate
 from jumprelu.evaluation.plan import plan
-from jumprelu.evaluation.results_read import load_results
+from jumprelu.evaluation.results import load_results
 from jumprelu.evaluation.units import units
-from jumprelu.models.checkpoints import load_checkpoint
+from jumprelu.models.checkpoints import default_model_path, load_checkpoint
 from jumprelu.retrofit import retrofit
 
 ATTACKS = "fgsm,deepfool-l2"
@@ -171,7 +170,7 @@ def test_resume_recomputes_only_missing_cells(
     victims = sorted((out / "cells").iterdir())[:2]
     for v in victims:
         v.unlink()
-    from jumprelu.evaluation.loading import load_data, load_model
+    from jumprelu.cli.loading import load_data, load_model
     from jumprelu.evaluation.runner import evaluate
 
     cfg = config()

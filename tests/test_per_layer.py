@@ -10,14 +10,13 @@ from pathlib import Path
 import pytest
 
 from jumprelu.attacks import make_attack
+from jumprelu.cli.jobs import run_evaluate, run_tune
+from jumprelu.cli.loading import load_data, load_model
 from jumprelu.cli.main import main
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.clean import predict
 from jumprelu.evaluation.config import EvalConfig
-from jumprelu.evaluation.jobs import run_evaluate, run_tune
-from jumprelu.evaluation.jump_grid import parse_grid, parse_jumps
-from jumprelu.evaluation.loading import load_data, load_model
-from jumprelu.evaluation.points import canonical, point_label
+from jumprelu.evaluation.jump_grid import canonical, parse_grid, parse_jumps, point_label
 from jumprelu.evaluation.protocol import attack_settings
 from jumprelu.evaluation.results import CSV_COLUMNS
 from jumprelu.evaluation.threats import attack_space, run_attack

@@ -14,14 +14,12 @@ from jumprelu.datasets.core import load_split
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.clean import predict
 from jumprelu.evaluation.config import EvalConfig
-from jumprelu.evaluation.demo import default_model_path
 from jumprelu.evaluation.plan import plan, runs_of
 from jumprelu.evaluation.protocol import attack_settings
-from jumprelu.evaluation.results import EXAMPLES_FILE
-from jumprelu.evaluation.results_read import load_results
+from jumprelu.evaluation.results import EXAMPLES_FILE, load_results
 from jumprelu.evaluation.runner import evaluate
 from jumprelu.evaluation.threats import run_attack
-from jumprelu.models.checkpoints import load_checkpoint
+from jumprelu.models.checkpoints import default_model_path, load_checkpoint
 from jumprelu.retrofit import retrofit, set_jump
 
 Run = tuple[Path, dict[str, object], EvalConfig]

@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from jumprelu.cli.loading import load_data, load_model
 from jumprelu.datasets.core import load_split
 from jumprelu.evaluation.config import EvalConfig
-from jumprelu.evaluation.loading import load_data, load_model
-from jumprelu.evaluation.results_read import load_results
+from jumprelu.evaluation.results import load_results
 from jumprelu.evaluation.runner import evaluate
 from jumprelu.report import ReportError, ReportFiles, render_report
 from jumprelu.report import write as report_write

@@ -16,12 +16,11 @@ from jumprelu.datasets.core import load_split
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.clean import predict
 from jumprelu.evaluation.config import EvalConfig
-from jumprelu.evaluation.demo import default_model_path
 from jumprelu.evaluation.metrics import fits_budget
 from jumprelu.evaluation.runner import evaluate
 from jumprelu.evaluation.suite import run_suite, suite_plan
 from jumprelu.evaluation.units import SUITE_STAGES
-from jumprelu.models.checkpoints import load_checkpoint
+from jumprelu.models.checkpoints import default_model_path, load_checkpoint
 from jumprelu.retrofit import retrofit
 
 FAST: dict[str, dict[str, Any]] = {

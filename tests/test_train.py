@@ -16,9 +16,8 @@ from jumprelu.cli.main import main
 from jumprelu.datasets.core import DATASETS, Split, load_split
 from jumprelu.errors import CheckpointError, ConfigError
 from jumprelu.evaluation.clean import clean_accuracy_sweep, predict
-from jumprelu.evaluation.demo import default_model_path
 from jumprelu.models import NormalizedModel, build_model
-from jumprelu.models.checkpoints import load_checkpoint
+from jumprelu.models.checkpoints import default_model_path, load_checkpoint
 from jumprelu.training.job import TrainJob, run_training
 from jumprelu.training.loop import TrainConfig, TrainProgress, paper_recipe, train
 from jumprelu.training.state import epoch_checkpoint_path, epoch_dir, state_path

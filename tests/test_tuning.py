@@ -8,8 +8,7 @@ import torch
 from jumprelu.datasets.core import load_split
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.clean import predict
-from jumprelu.evaluation.demo import default_model_path
-from jumprelu.models.checkpoints import load_checkpoint
+from jumprelu.models.checkpoints import default_model_path, load_checkpoint
 from jumprelu.retrofit import retrofit, set_jump
 from jumprelu.tuning import tune
 

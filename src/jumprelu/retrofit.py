@@ -12,6 +12,7 @@ may be missed.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import warnings
@@ -30,6 +31,7 @@ __all__ = [
     "RetrofitReport",
     "RetrofitWarning",
     "Site",
+    "bpda",
     "jump_sites",
     "retrofit",
     "retrofit_with_report",
@@ -350,3 +352,33 @@ def set_gradient(model: nn.Module, gradient: str) -> None:
     JumpReLU(gradient=gradient)  # validates the name
     for site in sites.values():
         site.gradient = gradient
+
+
+@contextlib.contextmanager
+def bpda(model: nn.Module, gradient: str) -> Iterator[nn.Module]:
+    """Attack ``model`` through another JumpReLU gradient inside the block (BPDA).
+
+    Every site's previous gradient is restored on exit, even on an error, so nested or
+    consecutive blocks compose (Athalye, Carlini and Wagner, ICML 2018).
+
+    Args:
+        model: a retrofitted model.
+        gradient: a name in ``jumprelu.activation.GRADIENTS`` (e.g. "relu", "smooth-0.1").
+
+    Yields:
+        ``model`` itself, its backward pass through ``gradient``.
+
+    Example:
+        >>> import torch, jumprelu
+        >>> jm = jumprelu.retrofit(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU()), 1.0)
+        >>> with jumprelu.bpda(jm, "relu"):
+        ...     pass  # attacks here see the straight-through gradient
+    """
+    sites = _require_sites(model)
+    before = {name: site.gradient for name, site in sites.items()}
+    set_gradient(model, gradient)
+    try:
+        yield model
+    finally:
+        for name, site in sites.items():
+            site.gradient = before[name]

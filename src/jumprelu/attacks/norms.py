@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, TypedDict
 
 import torch
 
@@ -20,6 +20,7 @@ __all__ = [
     "NORMS",
     "Bounds",
     "Budget",
+    "Norms",
     "check_batch",
     "check_budget",
     "check_count",
@@ -32,6 +33,7 @@ __all__ = [
     "lp_norm",
     "outside",
     "per_sample",
+    "perturbation_norms",
     "project",
 ]
 
@@ -128,6 +130,35 @@ def lp_norm(t: torch.Tensor, norm: str) -> torch.Tensor:
     flat = t.flatten(1)
     out: torch.Tensor = flat.norm(p=2, dim=1) if norm == "l2" else flat.abs().amax(dim=1)
     return out
+
+
+class Norms(TypedDict):
+    """Per-sample perturbation norms (see ``perturbation_norms``)."""
+
+    l2: torch.Tensor
+    linf: torch.Tensor
+    l2_rel: torch.Tensor
+    linf_rel: torch.Tensor
+
+
+def perturbation_norms(x: torch.Tensor, x_adv: torch.Tensor) -> Norms:
+    """The per-sample norms of ``x_adv - x``: absolute and relative to the same norm of ``x``.
+
+    Args:
+        x: clean inputs (N, ...).
+        x_adv: perturbed inputs, same shape.
+
+    Returns:
+        ``{"l2", "linf", "l2_rel", "linf_rel"}``, each (N,) (the paper's rho_p for ``_rel``).
+    """
+    delta = x_adv - x
+    l2, linf = lp_norm(delta, "l2"), lp_norm(delta, "linf")
+    return Norms(
+        l2=l2,
+        linf=linf,
+        l2_rel=l2 / lp_norm(x, "l2").clamp_min(1e-12),
+        linf_rel=linf / lp_norm(x, "linf").clamp_min(1e-12),
+    )
 
 
 def per_sample(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

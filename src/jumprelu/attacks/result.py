@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from jumprelu.attacks.norms import Bounds, lp_norm
+from jumprelu.attacks.norms import Bounds, perturbation_norms
 
 __all__ = ["AttackResult", "RunOutput", "measure", "plain"]
 
@@ -127,8 +127,6 @@ def measure(
         seconds: wall time of the call.
     """
     x_adv = out.x_adv
-    delta = x_adv - x
-    l2, linf = lp_norm(delta, "l2"), lp_norm(delta, "linf")
     n, success = len(x), (adv_pred != y).cpu()
     zero = out.zero_grad if out.zero_grad is not None else torch.zeros(n, dtype=torch.bool)
     return AttackResult(
@@ -136,10 +134,7 @@ def measure(
         x_adv=x_adv,
         success=success,
         clean_correct=(clean_logits.argmax(1) == y).cpu(),
-        l2=l2.cpu(),
-        linf=linf.cpu(),
-        l2_rel=(l2 / lp_norm(x, "l2").clamp_min(1e-12)).cpu(),
-        linf_rel=(linf / lp_norm(x, "linf").clamp_min(1e-12)).cpu(),
+        **perturbation_norms(x.cpu(), x_adv.cpu()),
         iterations=out.iterations.cpu(),
         grad_evals=out.grad_evals.cpu(),
         zero_grad=zero.cpu(),

@@ -49,8 +49,8 @@ def _render(args: argparse.Namespace, out: str) -> None:
 
 
 def _cmd_accuracy(args: argparse.Namespace) -> int:
+    from jumprelu.cli.jobs import run_accuracy
     from jumprelu.evaluation.config import EvalConfig
-    from jumprelu.evaluation.jobs import run_accuracy
 
     config = EvalConfig(
         jumps=args.jumps,
@@ -99,7 +99,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             print(f"{name:18s} {doc}\n{'':18s} {opts}")
         return 0
     _need_source_and_out(args)
-    from jumprelu.evaluation.jobs import run_evaluate
+    from jumprelu.cli.jobs import run_evaluate
 
     with _distributed(args.device) as rank:
         with bars(args.quiet or rank != 0) as progress:
@@ -119,7 +119,7 @@ def _need_source_and_out(args: argparse.Namespace) -> None:
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
-    from jumprelu.evaluation.jobs import run_tune
+    from jumprelu.cli.jobs import run_tune
 
     _need_source_and_out(args)
     quantiles = per_layer_quantiles(args)

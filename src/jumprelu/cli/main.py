@@ -27,7 +27,7 @@ log = logging.getLogger("jumprelu")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from jumprelu.evaluation.demo import run_demo
+    from jumprelu.cli.demo import run_demo
 
     with bars(args.quiet) as progress:
         summary = run_demo(

@@ -12,7 +12,6 @@ from torch import nn
 
 from jumprelu._util import eval_mode, fast_layout
 from jumprelu.datasets.core import Split
-from jumprelu.errors import ConfigError
 from jumprelu.evaluation.jump_grid import parse_jumps
 from jumprelu.retrofit import jump_sites, retrofit, set_jump
 
@@ -118,49 +117,3 @@ def clean_accuracy_sweep(
         rows.append(JumpAccuracy(jump, correct, len(data), correct / max(len(data), 1)))
         log.info("jump %g: clean accuracy %.4f", jump, rows[-1].accuracy)
     return CleanSweep(data.info.name, data.split, list(jump_sites(jm)), rows, dict(meta or {}))
-
-
-def checkpoint_accuracy(
-    *,
-    checkpoint: str,
-    dataset: str,
-    jumps: Sequence[float] | str,
-    arch: str | None = None,
-    data_dir: str | None = None,
-    split: str = "test",
-    n: int | None = None,
-    device: str = "cpu",
-) -> CleanSweep:
-    """Load a checkpoint and a data split, then run ``clean_accuracy_sweep`` (jump at inference).
-
-    Args:
-        checkpoint: checkpoint file (see ``jumprelu.models.checkpoints.load_checkpoint``).
-        dataset: dataset name; its normalisation is used unless the checkpoint records one.
-        jumps: the jump grid.
-        arch: architecture, required when the checkpoint has no jumprelu metadata.
-        data_dir: data directory (default ``$JUMPRELU_DATA``).
-        split: "train", "val" or "test".
-        n: evaluate only the first ``n`` examples.
-        device: "cpu" or "cuda".
-
-    Returns:
-        A ``CleanSweep`` whose meta names the arch and checkpoint.
-    """
-    from jumprelu.datasets.core import DATASETS, load_split
-    from jumprelu.models import check_arch_fits
-    from jumprelu.models.checkpoints import load_checkpoint
-
-    grid = parse_jumps(jumps)
-    info = DATASETS.get(dataset.lower())
-    if info is None:
-        raise ConfigError(f"unknown dataset {dataset!r}; known: {', '.join(sorted(DATASETS))}")
-    model, meta = load_checkpoint(
-        checkpoint, arch=arch, device=device, default_stats=(info.mean, info.std)
-    )
-    check_arch_fits(meta.arch, info.shape, info.num_classes)
-    data = load_split(info.name, split, data_dir=data_dir)
-    if n is not None:
-        data = data.take(n)
-    return clean_accuracy_sweep(
-        model, data, grid, meta={"arch": meta.arch, "checkpoint": str(checkpoint)}
-    )

@@ -15,8 +15,7 @@ from jumprelu.attacks.base import check_count
 from jumprelu.datasets.core import DATASETS
 from jumprelu.datasets.custom import parse_spec
 from jumprelu.errors import ConfigError
-from jumprelu.evaluation.jump_grid import parse_grid
-from jumprelu.evaluation.points import Point
+from jumprelu.evaluation.jump_grid import Point, parse_grid
 from jumprelu.evaluation.protocol import (
     DEFAULT_EPS,
     PAPER_JUMPS,

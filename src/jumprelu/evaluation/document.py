@@ -14,12 +14,13 @@ from jumprelu.attacks import ATTACKS
 from jumprelu.datasets.core import Split
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.cells import PER_SAMPLE, load_cell
+from jumprelu.evaluation.checks import grid_flags
 from jumprelu.evaluation.clean import predict
 from jumprelu.evaluation.config import EvalConfig
+from jumprelu.evaluation.jump_grid import apply_point, point_label, point_value
 from jumprelu.evaluation.metrics import robust_accuracy_curve, summarize
 from jumprelu.evaluation.outcome import N_EXAMPLES as N_SHOWN
 from jumprelu.evaluation.plan import Cell
-from jumprelu.evaluation.points import apply_point, grid_flags, point_label, point_value
 from jumprelu.evaluation.results import (
     SCHEMA,
     SCHEMA_VERSION,

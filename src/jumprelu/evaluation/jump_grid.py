@@ -9,23 +9,17 @@ keep jump 0 (the ReLU). A mapping point is recorded in results under the label
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from torch import nn
+
 from jumprelu.activation import check_jump
 from jumprelu.errors import ConfigError
-from jumprelu.evaluation.points import (
-    MAP_PREFIX,
-    Point,
-    apply_point,
-    canonical,
-    grid_flags,
-    point_label,
-    point_level,
-    point_value,
-)
+from jumprelu.retrofit import set_jump
 
 __all__ = [
     "MAP_PREFIX",
@@ -34,7 +28,6 @@ __all__ = [
     "canonical",
     "check_mapping",
     "check_sites",
-    "grid_flags",
     "has_maps",
     "parse_grid",
     "parse_jumps",
@@ -43,6 +36,50 @@ __all__ = [
     "point_value",
     "read_mapping",
 ]
+
+
+#: A grid point: one jump for every site, or ``{site name: jump}``.
+Point = float | dict[str, float]
+
+
+#: Prefix of a mapping point's label (and cell-file key).
+MAP_PREFIX = "layers-"
+
+
+def canonical(mapping: Mapping[str, float]) -> str:
+    """The canonical JSON of a mapping (sorted keys, no spaces): what its label hashes."""
+    return json.dumps(
+        {k: float(v) for k, v in mapping.items()}, sort_keys=True, separators=(",", ":")
+    )
+
+
+def point_label(point: Point | Mapping[str, float]) -> str:
+    """``"0.5"`` for a jump, ``"layers-<sha8>"`` for a mapping (cell-file key and display).
+
+    A jump's label is exact: ``%g`` when that reads back as the same float, else the shortest
+    decimal that does (``0.5000001``), so two jumps never share a label or a cell file.
+    """
+    if isinstance(point, Mapping):
+        return MAP_PREFIX + hashlib.sha256(canonical(point).encode()).hexdigest()[:8]
+    short = f"{point:g}"
+    return short if float(short) == point else repr(float(point))
+
+
+def point_value(point: Point) -> float | str:
+    """What results record as the point's ``jump``: the number, or a mapping's label."""
+    return point_label(point) if isinstance(point, Mapping) else point
+
+
+def point_level(point: Point) -> float:
+    """The largest jump of the point (0 exactly when the model is the original ReLU one)."""
+    return max(point.values(), default=0.0) if isinstance(point, Mapping) else point
+
+
+def apply_point(model: nn.Module, point: Point) -> None:
+    """Set a retrofitted model's jumps to ``point`` (sites a mapping omits: jump 0)."""
+    if isinstance(point, Mapping):
+        set_jump(model, 0.0)
+    set_jump(model, point)
 
 
 def parse_jumps(jumps: Sequence[float] | str) -> list[float]:

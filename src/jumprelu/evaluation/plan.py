@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jumprelu.evaluation.config import EvalConfig
-from jumprelu.evaluation.points import Point, point_label
+from jumprelu.evaluation.jump_grid import Point, point_label
 from jumprelu.evaluation.units import NOISE_SUFFIX, split_unit, units
 
 __all__ = ["Cell", "Run", "plan", "runs_of"]

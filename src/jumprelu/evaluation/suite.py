@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from jumprelu.attacks import ATTACKS, make_attack
-from jumprelu.attacks.base import lp_norm
+from jumprelu.attacks.norms import lp_norm, perturbation_norms
 from jumprelu.evaluation.clean import predict
 from jumprelu.evaluation.metrics import fits_budget
 from jumprelu.evaluation.outcome import Outcome
@@ -169,14 +169,9 @@ def run_suite(
             again = idx[out.stopped & out.adv_correct]
             if len(again):
                 stage(f"{label}:full", name, surrogate, {**s, "discard": 0}, again)
-    delta = x_adv - x
-    l2, linf = lp_norm(delta, "l2"), lp_norm(delta, "linf")
     return Outcome(
         adv_correct=robust,
-        l2=l2,
-        linf=linf,
-        l2_rel=l2 / lp_norm(x, "l2").clamp_min(1e-12),
-        linf_rel=linf / lp_norm(x, "linf").clamp_min(1e-12),
+        **perturbation_norms(x, x_adv),
         zero_grad=zero,
         grad_evals=int(totals[0]),
         seconds=float(totals[1]),

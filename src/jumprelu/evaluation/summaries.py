@@ -10,10 +10,10 @@ from torch import nn
 from jumprelu.attacks import make_attack
 from jumprelu.datasets.core import Split
 from jumprelu.evaluation.config import EvalConfig
+from jumprelu.evaluation.jump_grid import point_level
 from jumprelu.evaluation.metrics import robust_within_budget
 from jumprelu.evaluation.outcome import N_EXAMPLES as N_SHOWN
 from jumprelu.evaluation.plan import Cell
-from jumprelu.evaluation.points import point_level
 from jumprelu.evaluation.protocol import attack_settings, budgets, stage_settings
 from jumprelu.evaluation.suite import suite_plan
 from jumprelu.evaluation.units import EXHAUSTIVE_SUITES, SUITE_STAGES

@@ -10,10 +10,15 @@
 Protocols: ``standard`` attacks the whole model on [0, 1] pixels inside the [0, 1] box;
 ``paper`` attacks the bare network in normalised space, clipped to each batch's global min and
 max, as the JumpReLU paper's code does.
+
+``run_attack`` also measures the per-sample indicators of attack failure on a run's own output
+(Pintor et al., "Indicators of Attack Failure", NeurIPS 2022): the objective still improving at
+the end, or adversarial inputs unstable under tiny noise.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -21,16 +26,29 @@ import torch
 from torch import nn
 
 from jumprelu._util import eval_mode
-from jumprelu.attacks.base import Attack, RunOutput, lp_norm
+from jumprelu.attacks.base import Attack, FixedBudgetAttack, RunOutput
 from jumprelu.attacks.noise import NoiseAveragedGradient
+from jumprelu.attacks.norms import perturbation_norms
+from jumprelu.attacks.rng import SampleRandom
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.clean import predict
-from jumprelu.evaluation.failure import still_improving, unstable_points
 from jumprelu.evaluation.outcome import Outcome, gather, rank_world, shard
 from jumprelu.models import NormalizedModel
-from jumprelu.retrofit import set_gradient
+from jumprelu.retrofit import bpda as through
 
-__all__ = ["GRADIENT_FREE", "PROTOCOLS", "THREATS", "Outcome", "attack_space", "run_attack"]
+__all__ = [
+    "GRADIENT_FREE",
+    "IMPROVING_SHARE",
+    "PROTOCOLS",
+    "THREATS",
+    "UNSTABLE_DRAWS",
+    "UNSTABLE_SCALE",
+    "Outcome",
+    "attack_space",
+    "run_attack",
+    "still_improving",
+    "unstable_points",
+]
 
 THREATS = ("white", "gray", "adaptive")
 PROTOCOLS = ("standard", "paper")
@@ -86,7 +104,8 @@ def run_attack(
         evaluate_on: the module whose predictions count (default: ``model``).
         bpda: attack with this JumpReLU gradient instead of the exact one (BPDA): "relu"
             (straight-through), "smooth" or "smooth-W" (sigmoid surrogates), each optionally
-            with "+noise" (gradient averaged over Gaussian input noise); restored afterwards.
+            with "+noise" (gradient averaged over Gaussian input noise); the model's previous
+            gradient is restored afterwards.
         index: (N,) global index of each sample (default ``0..N-1``): the key of its noise.
         noise: ``(sigma, samples, seed)`` of a "+noise" surrogate.
         on_batch: called with the batch size after each batch (progress bars).
@@ -106,13 +125,11 @@ def run_attack(
     parts: list[RunOutput] = []
     fooled: list[torch.Tensor] = []
     attacked = model
-    if bpda is not None:
-        gradient = bpda.removesuffix("+noise")
-        set_gradient(model, gradient)
-        if gradient != bpda:
-            attacked = NoiseAveragedGradient(model, noise[0], noise[1], noise[2])
+    gradient = None if bpda is None else bpda.removesuffix("+noise")
+    if gradient is not None and gradient != bpda:
+        attacked = NoiseAveragedGradient(model, noise[0], noise[1], noise[2])
     start = time.perf_counter()
-    try:
+    with through(model, gradient) if gradient is not None else contextlib.nullcontext(model):
         for i in range(0, len(x), batch_size):
             xb, yb = x[i : i + batch_size].to(dev), y[i : i + batch_size].to(dev)
             out = attack.run(attacked, xb, yb, index=index[i : i + batch_size])
@@ -121,9 +138,6 @@ def run_attack(
             parts.append(out)
             if on_batch is not None:
                 on_batch(len(yb))
-    finally:
-        if bpda is not None:
-            set_gradient(model, "exact")
     seconds = time.perf_counter() - start
     n = len(x)
     x_adv = torch.cat([p.x_adv.cpu() for p in parts]) if parts else x.clone()
@@ -132,8 +146,6 @@ def run_attack(
         adv_correct = ~success
     else:
         adv_correct = predict(evaluate_on, x_adv, batch_size=batch_size) == y
-    delta = x_adv - x
-    l2, linf = lp_norm(delta, "l2"), lp_norm(delta, "linf")
 
     def cat(name: str, missing: torch.Tensor) -> torch.Tensor:
         vals = [getattr(p, name) for p in parts]
@@ -145,10 +157,7 @@ def run_attack(
     return gather(
         Outcome(
             adv_correct=adv_correct,
-            l2=l2,
-            linf=linf,
-            l2_rel=l2 / lp_norm(x, "l2").clamp_min(1e-12),
-            linf_rel=linf / lp_norm(x, "linf").clamp_min(1e-12),
+            **perturbation_norms(x, x_adv),
             zero_grad=cat("zero_grad", torch.zeros(n, dtype=torch.bool)),
             grad_evals=int(sum(int(p.grad_evals.sum()) for p in parts)),
             seconds=seconds,
@@ -160,3 +169,72 @@ def run_attack(
             stopped=cat("stopped", torch.zeros(n, dtype=torch.bool)),
         )
     )
+
+
+#: Noise draws and scale (relative to the budget) of the unstable-prediction indicator.
+UNSTABLE_DRAWS, UNSTABLE_SCALE = 8, 0.01
+
+
+#: The incomplete-optimisation indicator: the best objective still rose by more than this
+#: share of its total rise during the last tenth of the iterations.
+IMPROVING_SHARE = 0.05
+
+
+def still_improving(
+    traces: list[tuple[int, torch.Tensor | None]], success: torch.Tensor
+) -> torch.Tensor:
+    """Points not fooled whose best objective still rose in the last tenth of the run.
+
+    Args:
+        traces: per batch, in order, its size and its (n, T) objective per iteration
+            (``RunOutput.trace``), or None where the attack does not record one.
+        success: (N,) the points fooled.
+    """
+    out = torch.zeros(len(success), dtype=torch.bool)
+    at = 0
+    for n, trace in traces:
+        if trace is not None and trace.shape[1] >= 10:
+            t = trace.float().cpu().nan_to_num(nan=-torch.inf)
+            best = t.cummax(1).values
+            first = best[:, 0]
+            first = torch.where(torch.isfinite(first), first, best[:, -1])
+            late = best[:, -1] - best[:, int(0.9 * t.shape[1]) - 1]
+            total = (best[:, -1] - first).clamp_min(1e-12)
+            rising = torch.isfinite(late) & (late > IMPROVING_SHARE * total) & (late > 1e-6)
+            out[at : at + n] = rising & ~success[at : at + n]
+        at += n
+    return out
+
+
+def unstable_points(
+    attack: Attack,
+    model: nn.Module,
+    x: torch.Tensor,
+    x_adv: torch.Tensor,
+    y: torch.Tensor,
+    success: torch.Tensor,
+    index: torch.Tensor,
+    batch_size: int,
+) -> torch.Tensor:
+    """Fooled points whose prediction returns to the label under noise of 1% of the budget."""
+    out = torch.zeros(len(x), dtype=torch.bool)
+    if not isinstance(attack, FixedBudgetAttack) or not bool(success.any()):
+        return out
+    rows = success.nonzero().squeeze(1)
+    rng = SampleRandom(7919, index[rows])
+    scale = UNSTABLE_SCALE * attack.eps
+    dims = tuple(x.shape[1:])
+    if attack.norm == "linf":
+        z = (rng.uniform(0, UNSTABLE_DRAWS, *dims) * 2 - 1) * scale
+    else:
+        z = rng.normal(0, UNSTABLE_DRAWS, *dims)
+        z = (
+            z
+            * scale
+            / z.flatten(2).norm(dim=2).clamp_min(1e-12).view(*z.shape[:2], *[1] * len(dims))
+        )
+    box = attack.bounds_for(x)
+    noisy = box.clip(x_adv[rows].unsqueeze(1) + z).flatten(0, 1)
+    pred = predict(model, noisy, batch_size=batch_size).view(len(rows), UNSTABLE_DRAWS)
+    out[rows] = (pred == y[rows].unsqueeze(1)).any(1)
+    return out

@@ -16,9 +16,9 @@ from jumprelu.evaluation.cells import save_cell
 from jumprelu.evaluation.clean import predict
 from jumprelu.evaluation.config import EvalConfig
 from jumprelu.evaluation.indicators import cell_checks
+from jumprelu.evaluation.jump_grid import apply_point, point_label, point_level
 from jumprelu.evaluation.outcome import Outcome
 from jumprelu.evaluation.plan import EXACT, Cell, Run, runs_of
-from jumprelu.evaluation.points import apply_point, point_label, point_level
 from jumprelu.evaluation.protocol import attack_settings, budgets, stage_settings
 from jumprelu.evaluation.suite import run_suite
 from jumprelu.evaluation.threats import run_attack

@@ -13,6 +13,7 @@ import json
 import logging
 import math
 from collections.abc import Iterable
+from importlib import resources
 from pathlib import Path
 
 import torch
@@ -28,9 +29,11 @@ from jumprelu.models.checkpoint_meta import FORMAT, VERSION, CheckpointMeta, to_
 from jumprelu.models.weights import check_finite, check_fits
 
 __all__ = [
+    "DEFAULT_MODEL",
     "FORMAT",
     "VERSION",
     "CheckpointMeta",
+    "default_model_path",
     "load_checkpoint",
     "read_state_dict",
     "read_weights",
@@ -38,6 +41,21 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: File name of the shipped default model inside ``jumprelu/assets``.
+DEFAULT_MODEL = "digitsnet.pt"
+
+
+def default_model_path() -> str:
+    """Path of the shipped default model: a LeNet-style net trained on the embedded digits.
+
+    Example:
+        >>> import jumprelu
+        >>> model, meta = jumprelu.load_checkpoint(jumprelu.default_model_path())
+        >>> meta.arch
+        'digitsnet'
+    """
+    return str(resources.files("jumprelu") / "assets" / DEFAULT_MODEL)
 
 
 def _matches(a: Iterable[float], b: Iterable[float]) -> bool:

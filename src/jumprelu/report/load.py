@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from jumprelu.errors import JumpReLUError
-from jumprelu.evaluation.results_read import load_results
+from jumprelu.evaluation.results import load_results
 from jumprelu.report.doc import Doc
 from jumprelu.report.validate import check_document
 

@@ -10,10 +10,9 @@ from torch import nn
 from jumprelu.datasets.core import Split, load_data_spec, load_split
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.config import EvalConfig
-from jumprelu.evaluation.demo import default_model_path
 from jumprelu.evaluation.results import file_sha256
 from jumprelu.models import NormalizedModel, check_arch_fits
-from jumprelu.models.checkpoints import load_checkpoint, read_weights
+from jumprelu.models.checkpoints import default_model_path, load_checkpoint, read_weights
 from jumprelu.models.custom import build_custom, check_output, load_weights
 from jumprelu.models.zoo_files import resolve_checkpoint
 from jumprelu.retrofit import retrofit_with_report

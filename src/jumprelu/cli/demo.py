@@ -10,7 +10,6 @@ attacks over a jump grid on the test split, and render the report.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,22 +18,15 @@ from jumprelu.datasets.core import load_split
 from jumprelu.evaluation.config import EvalConfig
 from jumprelu.evaluation.results import file_sha256
 from jumprelu.evaluation.runner import evaluate
-from jumprelu.models.checkpoints import load_checkpoint
+from jumprelu.models.checkpoints import default_model_path, load_checkpoint
 from jumprelu.tuning import tune
 
-__all__ = ["DEFAULT_MODEL", "DemoSummary", "default_model_path", "demo_config", "run_demo"]
+__all__ = ["DemoSummary", "demo_config", "run_demo"]
 
-#: File name of the shipped default model inside ``jumprelu/assets``.
-DEFAULT_MODEL = "digitsnet.pt"
 #: Jumps shown in the demo's trade-off plots (the tuned jump is added).
 DEMO_JUMPS = (0.0, 0.5, 1.0, 1.5)
 #: Candidates for tuning on validation data.
 TUNE_JUMPS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 2.0)
-
-
-def default_model_path() -> str:
-    """Path of the shipped default model (a project-format checkpoint)."""
-    return str(resources.files("jumprelu") / "assets" / DEFAULT_MODEL)
 
 
 @dataclass

@@ -15,17 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from jumprelu._util import NULL_PROGRESS, Progress
-from jumprelu.datasets.core import carve_val, load_data_spec, load_split
-from jumprelu.errors import ConfigError
-from jumprelu.evaluation.clean import CleanSweep, clean_accuracy_sweep
-from jumprelu.evaluation.config import EvalConfig
-from jumprelu.evaluation.jump_grid import has_maps
-from jumprelu.evaluation.loading import (
+from jumprelu.cli.loading import (
     fetch_data,
     load_data,
     load_model,
     take_n,
 )
+from jumprelu.datasets.core import carve_val, load_data_spec, load_split
+from jumprelu.errors import ConfigError
+from jumprelu.evaluation.clean import CleanSweep, clean_accuracy_sweep
+from jumprelu.evaluation.config import EvalConfig
+from jumprelu.evaluation.jump_grid import has_maps
 from jumprelu.evaluation.results import write_json
 from jumprelu.evaluation.runner import evaluate
 from jumprelu.tuning import tune
