@@ -19,8 +19,9 @@ CPU time, which other jobs on a shared machine disturb less); the grid and its r
 On a machine shared with other jobs, ``--threads 1`` gives steadier ratios (OpenMP threads that
 wait for each other on busy cores make multi-threaded times swing several-fold).
 
-Usage (foolbox and torchattacks live in the separate benchmark environment):
-    PYTHONPATH=/work/main/src /work/bench-venv/bin/python benchmarks/bench_speed.py \\
+Usage (from the repository root; BENCH_VENV is a separate virtual environment with foolbox 3.3.4
+and torchattacks 3.5.1, never the project's own):
+    PYTHONPATH=src BENCH_VENV/bin/python benchmarks/bench_speed.py \\
         [--n 1000] [--threads T] [--repeats 3] [--device cpu|cuda] [--no-grid]
 """
 

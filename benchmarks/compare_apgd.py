@@ -9,8 +9,9 @@ steps, one restart) for L-inf eps 0.1 and L2 eps 1.5 in [0, 1] pixel space, on t
 MNIST test images, and prints the robust accuracy of each, of each library's per-sample worst
 case (CE and T together) and of all four together, with times, the machine and the date.
 
-Usage (reference comparison in the separate benchmark environment):
-    PYTHONPATH=/work/main/src:/work/refs/auto-attack /work/bench-venv/bin/python \\
+Usage (from the repository root; AUTOATTACK_CHECKOUT is a checkout of github.com/fra31/auto-attack
+at commit a392200, BENCH_VENV a separate virtual environment, never the project's own):
+    PYTHONPATH=src:AUTOATTACK_CHECKOUT BENCH_VENV/bin/python \\
         benchmarks/compare_apgd.py --n 500 [--jump 1.0 --gradient smooth] [--out FILE]
 
 With ``--jump K`` both libraries attack the JumpReLU retrofit of the LeNet; ``--gradient``
@@ -108,7 +109,7 @@ def main() -> None:
     )
     if reference("linf", 0.1, False, 1) is None:
         print(
-            "# AutoAttack is not importable (add /work/refs/auto-attack to PYTHONPATH): "
+            "# AutoAttack is not importable (add a checkout of github.com/fra31/auto-attack to PYTHONPATH): "
             "running jumprelu only"
         )
     rows: list[dict[str, object]] = []

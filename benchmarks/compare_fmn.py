@@ -12,8 +12,9 @@ machine and the date. jumprelu's FMN runs with its defaults (box-aware steps, se
 emulating adv-lib's L2 projection (which rescales every perturbation onto the eps-sphere, see
 ``SphereFMN``): that emulation must reproduce adv-lib's numbers, which checks the rest.
 
-Usage (adv-lib 0.2.8 is installed in the separate /work/bench-venv, without torchvision):
-    PYTHONPATH=/work/main/src /work/bench-venv/bin/python benchmarks/compare_fmn.py --n 500
+Usage (from the repository root; BENCH_VENV is a separate virtual environment with adv-lib 0.2.8,
+``pip install --no-deps adv-lib==0.2.8``, without torchvision):
+    PYTHONPATH=src BENCH_VENV/bin/python benchmarks/compare_fmn.py --n 500
 """
 
 from __future__ import annotations

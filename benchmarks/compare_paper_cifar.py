@@ -9,9 +9,11 @@ and rho beside jumprelu's numbers for the same cells. Their file calls ``.cuda()
 this script makes ``Tensor.cuda`` return a copy (what it does on a GPU for a CPU tensor), so
 their algorithms run unchanged.
 
-Usage (about 30 min for 1,000 images on 2 CPU cores):
-    git clone https://github.com/erichson/JumpReLU /tmp/JumpReLU  # or the `fetch` tool
-    python benchmarks/compare_paper_cifar.py --authors /tmp/JumpReLU [--n 1000]
+Usage (about 30 min for 1,000 images on 2 CPU cores; AUTHORS_CHECKOUT is a checkout of
+github.com/erichson/JumpReLU at commit c7efdac, outside this repository):
+    git clone https://github.com/erichson/JumpReLU AUTHORS_CHECKOUT
+    git -C AUTHORS_CHECKOUT checkout c7efdac
+    python benchmarks/compare_paper_cifar.py --authors AUTHORS_CHECKOUT [--n 1000]
         [--attacks ifgsm,df-linf,df-l2,tr-l2] [--checkpoint ../shared/reference/...pkl]
 """
 

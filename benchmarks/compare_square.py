@@ -9,8 +9,9 @@ On the JumpReLU authors' MNIST LeNet (``../shared``; a Normalize layer in front,
 L2 eps 1.5, 5000 queries, p_init 0.8, one restart, for both implementations. Prints robust
 accuracy, mean queries per attacked (clean-correct) image, seconds, the machine and the date.
 
-Usage (the reference needs its own environment):
-    PYTHONPATH=src:/path/to/auto-attack python benchmarks/compare_square.py --n 200
+Usage (from the repository root; AUTOATTACK_CHECKOUT is a checkout of github.com/fra31/auto-attack
+at commit a392200, on PYTHONPATH only, never installed into the project's environment):
+    PYTHONPATH=src:AUTOATTACK_CHECKOUT python benchmarks/compare_square.py --n 200
 """
 
 from __future__ import annotations
