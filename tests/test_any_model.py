@@ -211,6 +211,29 @@ def test_bad_input_is_one_line_exit_2_nothing_written(
     assert sorted(p.name for p in cache.iterdir()) == ["ResNet_baseline.pkl"]
 
 
+@pytest.mark.parametrize(
+    ("attacks", "budget", "needle"),
+    [("fgsm", [], "give --eps (and --eps-l2"), ("pgd-l2", ["--eps", "0.05"], "give --eps-l2")],
+)
+def test_user_data_without_a_budget_is_one_line_error(
+    files: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    attacks: str,
+    budget: list[str],
+    needle: str,
+) -> None:
+    """The user's data has no default budgets: the needed one must be given."""
+    out = tmp_path / "run"
+    args = ["evaluate", "--model", f"{files['model']}:make", "--data", f"npz:{files['npz']}",
+            "--jumps", "0", "--attacks", attacks, "--threats", "white", "--check-n", "0",
+            *budget, "--out", str(out)]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("jumprelu: error: data 'custom' has no default")
+    assert needle in err[0] and not out.exists()
+
+
 @pytest.mark.parametrize("kind", ["npz-uint8-nhwc", "npz-float-nchw", "folder"])
 def test_user_model_goes_through_every_command(
     files: dict[str, Path], tmp_path: Path, kind: str, capsys: pytest.CaptureFixture[str]

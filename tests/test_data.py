@@ -19,6 +19,9 @@ import torch
 from jumprelu.datasets import _files, cifar10, digits, mnist
 from jumprelu.datasets.core import DATASETS, ENV_VAR, Split, load_split, resolve_data_dir
 from jumprelu.errors import ConfigError, DataError
+from jumprelu.evaluation.config import EvalConfig
+from jumprelu.evaluation.protocol import attack_settings, budgets
+from jumprelu.training.config import TrainConfig
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 U8 = np.uint8
@@ -365,6 +368,38 @@ def test_unknown_names_and_empty_val() -> None:
         load_split("digits", "validation")
     with pytest.raises(ConfigError, match="empty val"):
         load_split("digits", "val", val_size=0)
+
+
+def test_every_registered_dataset_carries_its_facts() -> None:
+    """What code needs about a dataset is on its record (never decided by its name)."""
+    for name, info in DATASETS.items():
+        assert info.name == name and info.loader is not None, name
+        assert info.eps is not None and all(e > 0 for e in info.eps), name
+        assert info.val_size > 0 and info.max_value > 0, name
+        assert set(info.paper_steps) == {"ifgsm", "deepfool", "tr"}, name
+        assert info.recipe is not None and 0 < info.recipe.adv_ratio <= 1, name
+        assert TrainConfig(**info.recipe.settings).epochs >= 1, name
+    assert DATASETS["digits"].max_value == digits.MAX_VALUE
+    for bad in ("nope", "custom"):
+        with pytest.raises(ConfigError, match=f"unknown dataset '{bad}'"):
+            load_split(bad)
+
+
+def test_user_data_without_budgets_needs_eps() -> None:
+    """The user's data has no default budgets: a budget attack without --eps is an error."""
+    config = EvalConfig(
+        dataset="custom", data="npz:x.npz", jumps=[0.0], attacks=["fgsm"], threats=["white"]
+    )
+    with pytest.raises(ConfigError, match="'custom' has no default budgets: give --eps") as info:
+        config.validate()
+    _names(info, "--eps")
+    config.eps, config.adaptive_extra = 0.1, []
+    config.validate()  # an L-inf budget is all fgsm needs
+    assert dict(budgets(config, std=1.0)) == {"linf": (0.1, 0.1)}
+    with pytest.raises(ConfigError, match="give --eps-l2"):
+        budgets(config, std=1.0)["l2"]
+    config.protocol = "paper"  # no paper iteration counts either: the attack's own default
+    assert "steps" not in attack_settings("deepfool-l2", config, std=1.0)
 
 
 def test_take_and_resolve_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,7 @@ from jumprelu.datasets import _files
 from jumprelu.datasets.core import DATASETS
 from jumprelu.errors import CheckpointError, ConfigError
 from jumprelu.evaluation.config import EvalConfig
-from jumprelu.evaluation.protocol import PAPER_STEPS, attack_settings
+from jumprelu.evaluation.protocol import attack_settings
 from jumprelu.models import ARCHS, build_net
 from jumprelu.models.checkpoints import load_checkpoint
 from jumprelu.models.zoo import COMMIT, ZOO, ZooEntry
@@ -213,7 +213,7 @@ def test_authors_mobilenetv2_names_and_shapes() -> None:
 
 
 def test_paper_steps_per_attack_and_dataset() -> None:
-    assert PAPER_STEPS["cifar10"] == {"ifgsm": 7, "deepfool": 7, "tr": 40}
+    assert DATASETS["cifar10"].paper_steps == {"ifgsm": 7, "deepfool": 7, "tr": 40}
     cfg = EvalConfig(dataset="cifar10", jumps=[0.0], attacks=["ifgsm"], protocol="paper")
     steps = {a: attack_settings(a, cfg, std=0.2)["steps"] for a in ("ifgsm", "deepfool-l2")}
     assert steps == {"ifgsm": 7, "deepfool-l2": 7}

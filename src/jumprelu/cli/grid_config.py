@@ -47,9 +47,10 @@ def eval_config(args: argparse.Namespace) -> Any:
         suite = None
     jumps = args.jumps
     if jumps is None:
-        from jumprelu.evaluation.protocol import PAPER_JUMPS
+        from jumprelu.datasets.core import DATASETS
 
-        paper = PAPER_JUMPS.get(args.dataset or "") if args.protocol == "paper" else None
+        info = DATASETS.get(args.dataset or "")
+        paper = info.paper_jumps if info is not None and args.protocol == "paper" else None
         jumps = list(paper) if paper else args.default_jumps
     return EvalConfig(
         **source(args),

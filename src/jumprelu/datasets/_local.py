@@ -1,5 +1,5 @@
-"""Local file helpers shared by the dataset readers: md5 checks, (gunzipped) reads, and the
-first of a dataset's candidate folders that holds its files."""
+"""Local file helpers shared by the dataset readers: the data directory, md5 checks,
+(gunzipped) reads, and the first of a dataset's candidate folders that holds its files."""
 
 from __future__ import annotations
 
@@ -12,11 +12,39 @@ from pathlib import Path
 
 from jumprelu.errors import DataError
 
-__all__ = ["check_md5", "find_dir", "md5_file", "read_bytes"]
+__all__ = ["ENV_VAR", "check_md5", "find_dir", "md5_file", "read_bytes", "require_root"]
 
 log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
+
+#: The environment variable naming the data directory when no ``data_dir`` is given.
+ENV_VAR = "JUMPRELU_DATA"
+
+
+def require_root(name: str, root: Path | None, download: bool) -> Path:
+    """The data directory a dataset's files are read from (created when downloading).
+
+    Args:
+        name: the dataset, for messages.
+        root: the resolved data directory, or None when none is set.
+        download: whether missing files may be fetched (then a missing directory is made).
+
+    Returns:
+        ``root``.
+
+    Raises:
+        DataError: no directory set, a file in its place, or a missing one without download.
+    """
+    if root is None:
+        raise DataError(f"{name} needs a data directory: pass data_dir or set {ENV_VAR}")
+    if root.exists() and not root.is_dir():
+        raise DataError(f"data directory {root} is not a directory")
+    if not root.exists():
+        if not download:
+            raise DataError(f"data directory {root} does not exist")
+        root.mkdir(parents=True, exist_ok=True)
+    return root
 
 
 def md5_file(path: Path) -> str:

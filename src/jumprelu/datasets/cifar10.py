@@ -27,9 +27,10 @@ from jumprelu.datasets.cifar10_batches import (
     read_npz,
     read_pickle_batch,
 )
+from jumprelu.datasets.split import DatasetInfo, TrainRecipe
 from jumprelu.errors import DataError
 
-__all__ = ["CLASSES", "MD5", "SUBDIRS", "URL", "load_cifar10"]
+__all__ = ["CLASSES", "INFO", "MD5", "SUBDIRS", "URL", "load", "load_cifar10"]
 
 log = logging.getLogger(__name__)
 
@@ -154,3 +155,42 @@ def load_cifar10(root: Path, part: str, *, download: bool = False) -> Arrays:
         f"CIFAR-10 {part} files not found under {root} (looked in {looked} for python batches,"
         f" .bin batches or {part}*.npz); pass download=True to fetch them"
     )
+
+
+def load(part: str, root: Path | None, download: bool) -> Arrays:
+    """``INFO.loader``: ``load_cifar10`` from the data directory ``root`` (which must be set)."""
+    return load_cifar10(_local.require_root("cifar10", root, download), part, download=download)
+
+
+INFO = DatasetInfo(
+    name="cifar10",
+    shape=(3, 32, 32),
+    num_classes=10,
+    mean=(0.4914, 0.4822, 0.4465),
+    std=(0.2470, 0.2435, 0.2616),
+    classes=CLASSES,
+    eps=(8 / 255, 0.5),
+    val_size=5000,
+    max_value=255,
+    loader=load,
+    # The authors' iteration counts (train_protocol.md: --iter for IFGSM, --iter_df for
+    # DeepFool, the default --iter_tr for Trust Region).
+    paper_steps={"ifgsm": 7, "deepfool": 7, "tr": 40},
+    # The jump grid of the authors' attack commands (ResNet, WideResNet, MobileNetV2; their
+    # AlexLike used 0 to 0.8, see ``jumprelu.models.zoo``).
+    paper_jumps=tuple(round(0.01 * i, 2) for i in range(10)),
+    # The paper's ResNets: lr 0.1, x0.1 after epochs 30/60/90 of 120, batch 128, weight decay
+    # 5e-4, crop-and-flip augmentation; adversarial: FGSM on 60% of each batch, eps 0.031
+    # (normalised units).
+    recipe=TrainRecipe(
+        settings={
+            "epochs": 120,
+            "lr": 0.1,
+            "milestones": (30, 60, 90),
+            "gamma": 0.1,
+            "augment": True,
+        },
+        adv_ratio=0.6,
+        adv_eps=0.031,
+    ),
+)

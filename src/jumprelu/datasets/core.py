@@ -1,5 +1,8 @@
 """Datasets as tensors: ``mnist``, ``cifar10`` and the embedded ``digits``.
 
+Every fact about a registered dataset is on its ``DatasetInfo`` in ``DATASETS`` (defined with
+its reader in the dataset's own module): adding a dataset is one module and one entry here.
+
 ``load_split(name, split)`` returns float32 images (N, C, H, W) in [0, 1] and int64 labels.
 The ``val`` split is carved from the training set by a seeded ``torch.Generator``
 permutation and ``train`` is the training set minus it, so the two never overlap and ``test``
@@ -14,12 +17,13 @@ import os
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import torch
 
 from jumprelu.datasets import cifar10, custom, digits, mnist
+from jumprelu.datasets._local import ENV_VAR
 from jumprelu.datasets.split import (
     DatasetInfo,
+    Loader,
     Split,
     carve_val,
     check_val_size,
@@ -42,28 +46,13 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ENV_VAR = "JUMPRELU_DATA"
 SPLITS = ("train", "val", "test")
 
 
+#: The registered datasets by name (each record's facts live in its module).
 DATASETS: dict[str, DatasetInfo] = {
-    "mnist": DatasetInfo(
-        "mnist", (1, 28, 28), 10, (0.1307,), (0.3081,), tuple(str(d) for d in range(10))
-    ),
-    "cifar10": DatasetInfo(
-        "cifar10",
-        (3, 32, 32),
-        10,
-        (0.4914, 0.4822, 0.4465),
-        (0.2470, 0.2435, 0.2616),
-        cifar10.CLASSES,
-    ),
-    # Statistics of the 1,438-image training part (train + val) of the embedded digits.
-    "digits": DatasetInfo("digits", (1, 8, 8), 10, (0.3054,), (0.3761,), digits.CLASSES),
+    info.name: info for info in (mnist.INFO, cifar10.INFO, digits.INFO)
 }
-
-_DEFAULT_VAL_SIZE: dict[str, int | float] = {"mnist": 5000, "cifar10": 5000, "digits": 0.2}
-_MAX_VALUE: dict[str, int] = {"mnist": 255, "cifar10": 255, "digits": digits.MAX_VALUE}
 
 
 def resolve_data_dir(data_dir: str | Path | None) -> Path | None:
@@ -81,35 +70,12 @@ def resolve_data_dir(data_dir: str | Path | None) -> Path | None:
     return Path(chosen).expanduser() if chosen else None
 
 
-def _dataset_info(dataset: str) -> DatasetInfo:
+def _registered(dataset: str) -> tuple[DatasetInfo, Loader]:
+    """A registered dataset's record and reader (ConfigError for any other name)."""
     info = DATASETS.get(str(dataset).strip().lower())
-    if info is None:
+    if info is None or info.loader is None:
         raise ConfigError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
-    return info
-
-
-def _root(name: str, data_dir: str | Path | None, download: bool) -> Path:
-    root = resolve_data_dir(data_dir)
-    if root is None:
-        raise DataError(f"{name} needs a data directory: pass data_dir or set {ENV_VAR}")
-    if root.exists() and not root.is_dir():
-        raise DataError(f"data directory {root} is not a directory")
-    if not root.exists():
-        if not download:
-            raise DataError(f"data directory {root} does not exist")
-        root.mkdir(parents=True, exist_ok=True)
-    return root
-
-
-def _load_part(
-    name: str, part: str, data_dir: str | Path | None, download: bool
-) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
-    if name == "digits":
-        return digits.load_digits(part)
-    root = _root(name, data_dir, download)
-    if name == "mnist":
-        return mnist.load_mnist(root, part, download=download)
-    return cifar10.load_cifar10(root, part, download=download)
+    return info, info.loader
 
 
 def load_split(
@@ -128,7 +94,8 @@ def load_split(
         split: ``"train"``, ``"val"`` or ``"test"``.
         data_dir: directory holding the files; default ``$JUMPRELU_DATA``. Ignored for digits.
         val_size: examples carved from the training set for ``val``: an int count or a float
-            fraction; default 5000 for mnist and cifar10, 0.2 for digits. Ignored for test.
+            fraction; default the dataset's ``DatasetInfo.val_size`` (5000 for mnist and
+            cifar10, 0.2 for digits). Ignored for test.
         seed: seed of the permutation choosing the val examples.
         download: fetch missing MNIST / CIFAR-10 files into ``data_dir`` (never otherwise).
 
@@ -139,13 +106,13 @@ def load_split(
         ConfigError: unknown dataset or split, or a bad val_size.
         DataError: missing, corrupt or unverifiable files.
     """
-    info = _dataset_info(dataset)
+    info, loader = _registered(dataset)
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
-    size = _DEFAULT_VAL_SIZE[info.name] if val_size is None else val_size
+    size = info.val_size if val_size is None else val_size
     check_val_size(size)
     part = "test" if split == "test" else "train"
-    x, y = _load_part(info.name, part, data_dir, download)
+    x, y = loader(part, resolve_data_dir(data_dir), download)
     if split != "test":
         n_val = val_count(size, len(y), info.name)
         if split == "val" and n_val == 0:
@@ -153,7 +120,7 @@ def load_split(
         train_idx, val_idx = split_indices(len(y), n_val, seed)
         idx = (val_idx if split == "val" else train_idx).numpy()
         x, y = x[idx], y[idx]
-    images = torch.from_numpy(x.astype(np.float32)).div_(float(_MAX_VALUE[info.name]))
+    images = torch.from_numpy(x.astype(np.float32)).div_(float(info.max_value))
     labels = torch.from_numpy(y.astype(np.int64))
     log.debug("%s %s: %d examples", info.name, split, len(labels))
     return Split(images, labels, info, split)
@@ -164,6 +131,7 @@ def load_data_spec(spec: str, *, name: str = "custom", num_classes: int | None =
 
     Its ``DatasetInfo`` has the data's shape and classes and the identity normalisation
     (mean 0, std 1): a model without statistics of its own takes the [0, 1] pixels as they are.
+    It has no default budgets, paper settings, reader or training recipe.
 
     Args:
         spec: ``npz:PATH`` or ``folder:DIR``.

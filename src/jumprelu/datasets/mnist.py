@@ -13,9 +13,20 @@ import numpy as np
 import numpy.typing as npt
 
 from jumprelu.datasets import _files, _local
+from jumprelu.datasets.split import DatasetInfo, TrainRecipe
 from jumprelu.errors import DataError
 
-__all__ = ["FILES", "IMAGE_MAGIC", "LABEL_MAGIC", "MD5", "SUBDIRS", "URL", "load_mnist"]
+__all__ = [
+    "FILES",
+    "IMAGE_MAGIC",
+    "INFO",
+    "LABEL_MAGIC",
+    "MD5",
+    "SUBDIRS",
+    "URL",
+    "load",
+    "load_mnist",
+]
 
 log = logging.getLogger(__name__)
 
@@ -138,3 +149,35 @@ def load_mnist(
         raise DataError(f"label {int(labels.max())} out of range 0..9 in {labels_path}")
     log.debug("loaded MNIST %s: %d images from %s", part, len(images), images_path.parent)
     return images.reshape(-1, 1, ROWS, COLS), labels.astype(np.int64)
+
+
+def load(
+    part: str, root: Path | None, download: bool
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+    """``INFO.loader``: ``load_mnist`` from the data directory ``root`` (which must be set)."""
+    return load_mnist(_local.require_root("mnist", root, download), part, download=download)
+
+
+INFO = DatasetInfo(
+    name="mnist",
+    shape=(1, ROWS, COLS),
+    num_classes=NUM_CLASSES,
+    mean=(0.1307,),
+    std=(0.3081,),
+    classes=tuple(str(d) for d in range(NUM_CLASSES)),
+    eps=(0.3, 2.0),
+    val_size=5000,
+    max_value=255,
+    loader=load,
+    # The authors' iteration counts (train_protocol.md: --iter for IFGSM, --iter_df for
+    # DeepFool, the default --iter_tr for Trust Region).
+    paper_steps={"ifgsm": 40, "deepfool": 40, "tr": 40},
+    paper_jumps=(0.0, 0.5, 1.0, 1.5),  # the jump grid of the authors' attack commands
+    # The paper's LeNet: lr 0.02, x0.2 after epochs 30/60/80 of 90, batch 128, weight decay
+    # 5e-4; adversarial: FGSM on 30% of each batch, eps 0.3 (normalised units).
+    recipe=TrainRecipe(
+        settings={"epochs": 90, "lr": 0.02, "milestones": (30, 60, 80), "gamma": 0.2},
+        adv_ratio=0.3,
+        adv_eps=0.3,
+    ),
+)

@@ -9,18 +9,54 @@ from __future__ import annotations
 import math
 import numbers
 import operator
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import torch
 
 from jumprelu.errors import ConfigError
 
-__all__ = ["DatasetInfo", "Split", "carve_val", "check_val_size", "split_indices", "val_count"]
+__all__ = [
+    "DatasetInfo",
+    "Loader",
+    "Split",
+    "TrainRecipe",
+    "carve_val",
+    "check_val_size",
+    "split_indices",
+    "val_count",
+]
+
+#: Reads one part (``"train"`` or ``"test"``) of a dataset: ``(part, root, download)`` ->
+#: ``(x, y)``, uint8 (or small int) images (N, C, H, W) and int64 labels (N,). ``root`` is the
+#: data directory (None when neither ``data_dir`` nor ``$JUMPRELU_DATA`` names one);
+#: ``download`` allows fetching missing files into it.
+Loader = Callable[[str, Path | None, bool], tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]]
+
+
+@dataclass(frozen=True)
+class TrainRecipe:
+    """A dataset's default training settings (``training.config.paper_recipe`` builds them).
+
+    Attributes:
+        settings: ``TrainConfig`` keyword arguments of plain training (the rest default).
+        adv_ratio: the paper's FGSM adversarial training: fraction of each batch replaced.
+        adv_eps: its L-infinity radius, in normalised units.
+    """
+
+    settings: Mapping[str, Any] = field(hash=False)
+    adv_ratio: float
+    adv_eps: float
 
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """Static facts about a dataset.
+    """Static facts about a dataset: what code needs to know about one is read here, never
+    decided by comparing its name.
 
     Attributes:
         name: the dataset's name (a key of ``DATASETS``).
@@ -29,6 +65,20 @@ class DatasetInfo:
         mean: per-channel mean of the training images in [0, 1].
         std: per-channel standard deviation of the training images in [0, 1].
         classes: the class names, indexed by label.
+        eps: default budgets (linf, l2) of fixed-budget attacks in [0, 1] pixel units; None
+            (the user's data) when there are none: ``--eps``/``--eps-l2`` must be given.
+        val_size: examples ``load_split`` carves from the training part for ``val`` by
+            default: an int count or a float fraction.
+        max_value: the largest value of the stored images (255 for uint8 pixels); the
+            loaded images are divided by it.
+        loader: reads one part of the stored data (see ``Loader``); None when the data are
+            not registered (the user's data, loaded by ``load_data_spec``).
+        paper_steps: the paper protocol's iteration counts per attack family ("ifgsm",
+            "deepfool", "tr"; see ``evaluation.protocol.PAPER_KIND``); empty: the attacks'
+            own defaults.
+        paper_jumps: the jump grid of the authors' attack commands (the paper protocol's
+            default grid); None: the command's default grid.
+        recipe: the default training settings (``TrainRecipe``); None: not trainable here.
     """
 
     name: str
@@ -37,6 +87,13 @@ class DatasetInfo:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     classes: tuple[str, ...]
+    eps: tuple[float, float] | None = None
+    val_size: int | float = 0.2
+    max_value: int = 255
+    loader: Loader | None = None
+    paper_steps: Mapping[str, int] = field(default_factory=dict, hash=False)
+    paper_jumps: tuple[float, ...] | None = None
+    recipe: TrainRecipe | None = None
 
 
 @dataclass

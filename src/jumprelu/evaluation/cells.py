@@ -16,7 +16,7 @@ import numpy as np
 from jumprelu._util import atomic_write
 from jumprelu.evaluation.outcome import N_EXAMPLES, Outcome
 
-__all__ = ["INDICATORS", "PER_SAMPLE", "load_cell", "save_cell"]
+__all__ = ["INDICATORS", "PER_SAMPLE", "load_cell", "outcome_arrays", "save_cell"]
 
 #: Per-sample arrays stored for every cell.
 PER_SAMPLE = ("adv_correct", "l2", "linf", "l2_rel", "linf_rel", "zero_grad")
@@ -24,13 +24,19 @@ PER_SAMPLE = ("adv_correct", "l2", "linf", "l2_rel", "linf_rel", "zero_grad")
 INDICATORS = ("zero_grad_steps", "silent", "improving", "unstable")
 
 
-def save_cell(path: Path, outcome: Outcome) -> None:
-    """Write ``outcome`` (per-sample arrays, the first adversarial inputs, timings) atomically."""
+def outcome_arrays(outcome: Outcome) -> dict[str, Any]:
+    """The per-sample arrays of ``outcome`` as a cell file stores them (indicators if known)."""
     arrays = {k: getattr(outcome, k).numpy() for k in PER_SAMPLE}
     for k in INDICATORS:
         value = getattr(outcome, k)
         if value is not None and len(value) == len(outcome.adv_correct):
             arrays[k] = value.numpy()
+    return arrays
+
+
+def save_cell(path: Path, outcome: Outcome) -> None:
+    """Write ``outcome`` (per-sample arrays, the first adversarial inputs, timings) atomically."""
+    arrays = outcome_arrays(outcome)
     arrays["examples"] = outcome.x_adv[:N_EXAMPLES].numpy()
     arrays["info"] = np.array(
         json.dumps(

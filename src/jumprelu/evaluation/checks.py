@@ -12,6 +12,9 @@ import itertools
 from collections import defaultdict
 from typing import Any
 
+from jumprelu.attacks import ATTACKS
+from jumprelu.evaluation.units import split_unit
+
 __all__ = ["EXPLANATIONS", "grid_flags", "sanity_flags"]
 
 #: What each sanity flag means and what to do about it (the report prints these texts).
@@ -216,8 +219,11 @@ def _jump_flags(jump: float, cells: list[dict[str, Any]]) -> list[dict[str, str]
                     f"gray-box accuracy {100 * value:.2f}% < white-box {100 * white:.2f}%",
                 )
             )
+    specs = {c["attack"]: ATTACKS.get(split_unit(c["attack"])[0]) for c in cells}  # suites: None
     for norm in ("linf", "l2"):
-        free = [c for c in cells if c["attack"] == f"square-{norm}"]
+        free = [
+            c for c in cells if (s := specs[c["attack"]]) and s.gradient_free and s.norm == norm
+        ]
         if not free:
             continue
         eps = free[0]["settings"].get("eps")
@@ -225,9 +231,10 @@ def _jump_flags(jump: float, cells: list[dict[str, Any]]) -> list[dict[str, str]
             c
             for c in cells
             if c["family"] == "fixed-budget"
-            and not c["attack"].startswith(("square", "suite"))
+            and (s := specs[c["attack"]]) is not None
+            and not s.gradient_free
+            and s.norm == norm
             and c["settings"].get("eps") == eps
-            and c["attack"].endswith(norm)
         ]
         if grad:
             best = min(c["metrics"]["adv_accuracy"] for c in grad)
@@ -237,7 +244,7 @@ def _jump_flags(jump: float, cells: list[dict[str, Any]]) -> list[dict[str, str]
                     _flag(
                         "gradient-free-beats-gradient",
                         f"jump {jump:g}",
-                        f"square-{norm} accuracy {100 * got:.2f}% < best gradient "
+                        f"{free[0]['attack']} accuracy {100 * got:.2f}% < best gradient "
                         f"attack {100 * best:.2f}% at the same eps",
                     )
                 )

@@ -16,13 +16,7 @@ from jumprelu.datasets.core import DATASETS
 from jumprelu.datasets.custom import parse_spec
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.jump_grid import Point, parse_grid
-from jumprelu.evaluation.protocol import (
-    DEFAULT_EPS,
-    PAPER_JUMPS,
-    PAPER_STEPS,
-    attack_settings,
-    budgets,
-)
+from jumprelu.evaluation.protocol import attack_settings, budgets
 from jumprelu.evaluation.threats import PROTOCOLS, THREATS
 from jumprelu.evaluation.units import (
     BPDA_PREFIXES,
@@ -42,10 +36,7 @@ from jumprelu.models.zoo_files import PREFIX, get_entry
 
 __all__ = [
     "BPDA_PREFIXES",
-    "DEFAULT_EPS",
     "EXHAUSTIVE_SUITES",
-    "PAPER_JUMPS",
-    "PAPER_STEPS",
     "SUITES",
     "SUITE_STAGES",
     "SUITE_SURROGATES",

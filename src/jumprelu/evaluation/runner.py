@@ -44,7 +44,7 @@ from jumprelu.evaluation.work import Work
 from jumprelu.models.normalize import mean_std_of
 from jumprelu.retrofit import jump_sites, retrofit
 
-__all__ = ["check_data", "evaluate"]
+__all__ = ["check_data", "check_tensors", "evaluate"]
 
 
 def _prepare_out(out: Path, config: EvalConfig) -> None:
@@ -144,7 +144,17 @@ def check_data(model: nn.Module, data: Split, n: int | None, dev: torch.device) 
         raise ConfigError(f"n={n} is larger than the {len(data)} examples given")
     if n is not None:
         data = data.take(n)
-    x, y = data.x, data.y
+    check_tensors(model, data.x, data.y, dev)
+    return data
+
+
+def check_tensors(model: nn.Module, x: torch.Tensor, y: torch.Tensor, dev: torch.device) -> None:
+    """Check images and labels against the model before any work.
+
+    Raises:
+        ConfigError: no examples, NaN or out-of-range pixels, labels of the wrong shape or
+            outside the model's classes, or images the model cannot take.
+    """
     if len(x) == 0:
         raise ConfigError("no examples to evaluate")
     if not x.dtype.is_floating_point or not torch.isfinite(x).all():
@@ -167,4 +177,3 @@ def check_data(model: nn.Module, data: Split, n: int | None, dev: torch.device) 
         raise ConfigError(f"the model's output must be (N, classes), got {tuple(logits.shape)}")
     if int(y.min()) < 0 or int(y.max()) >= k:
         raise ConfigError(f"labels must lie in [0, {k - 1}], got [{int(y.min())}, {int(y.max())}]")
-    return data

@@ -17,14 +17,14 @@ surrogate whose gradient cannot move APGD-CE is a poor guide for the costlier at
 ``exhaustive`` suite runs every gradient stage through every surrogate.
 
 Square is the check for gradient masking. With its ``discard`` setting (the suite's default,
-``units.SUITE_SETTINGS``) it drops points whose margin stops moving; once it breaks a point
+the registry's ``suite_settings``) it drops points whose margin stops moving; once it breaks a point
 every earlier stage left, that is evidence of masking, and the points it dropped run again to
 the full budget (a ``:full`` stage), so the suite stays as strong as Square alone there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -33,27 +33,29 @@ from torch import nn
 from jumprelu.attacks import ATTACKS, make_attack
 from jumprelu.attacks.norms import lp_norm, perturbation_norms
 from jumprelu.evaluation.clean import predict
+from jumprelu.evaluation.indicators import cell_checks
 from jumprelu.evaluation.metrics import fits_budget
 from jumprelu.evaluation.outcome import Outcome
-from jumprelu.evaluation.threats import GRADIENT_FREE, run_attack
+from jumprelu.evaluation.threats import run_attack
 from jumprelu.evaluation.units import SUITE_STAGES, surrogate_prefix
 
-__all__ = ["run_suite", "suite_plan"]
+__all__ = ["run_suite", "suite_cell", "suite_plan"]
 
 
-def suite_plan(norm: str, surrogates: list[str], jump: float) -> list[tuple[str, str | None]]:
+def suite_plan(
+    norm: str, surrogates: Sequence[str | None], jump: float
+) -> list[tuple[str, str | None]]:
     """The cascade's stages in order: ``(attack, surrogate or None)``.
 
     Args:
         norm: "linf" or "l2".
-        surrogates: BPDA surrogates of the gradient stages.
+        surrogates: BPDA surrogates of the gradient stages (None: the model's own gradient,
+            for a model without JumpReLU sites).
         jump: the jump attacked (at 0 one surrogate stands for all).
     """
     grads = surrogates[:1] if jump == 0 else surrogates
     return [
-        (a, None) if a in GRADIENT_FREE else (a, s)
-        for a in SUITE_STAGES[norm]
-        for s in ([None] if a in GRADIENT_FREE else grads)
+        (a, s) for a in SUITE_STAGES[norm] for s in ([None] if ATTACKS[a].gradient_free else grads)
     ]
 
 
@@ -65,7 +67,7 @@ def run_suite(
     *,
     eps: float,
     jump: float,
-    surrogates: list[str],
+    surrogates: Sequence[str | None],
     settings: Callable[[str], dict[str, Any]],
     batch_size: int,
     noise: tuple[float, int, int] = (0.0, 1, 0),
@@ -150,7 +152,7 @@ def run_suite(
     first = SUITE_STAGES[norm][0]
     useful: list[str] = []  # surrogates whose first stage broke a point
     for name, surrogate in suite_plan(norm, surrogates, jump):
-        later = surrogate is not None and name != first
+        later = surrogate is not None and name != first and not ATTACKS[name].gradient_free
         if select and later and useful and surrogate not in useful:
             continue
         label = name if surrogate is None else f"{surrogate_prefix(surrogate)}{name}"
@@ -182,3 +184,58 @@ def run_suite(
         unstable=unstable,
         stages=stages,
     )
+
+
+def suite_cell(
+    norm: str,
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    eps: float,
+    jump: float,
+    surrogates: Sequence[str | None],
+    settings: Callable[[str], dict[str, Any]],
+    batch_size: int,
+    check_n: int,
+    noise: tuple[float, int, int] = (0.0, 1, 0),
+    select: bool = True,
+    on_batch: Callable[[int], None] | None = None,
+) -> Outcome:
+    """One suite cell: the cascade (``run_suite``), then its indicators of attack failure.
+
+    The indicators re-run the first stage on the first ``check_n`` robust points (2 eps, the
+    whole box, 4x the steps) through the surrogates the cascade used (none when 0).
+
+    Returns:
+        ``run_suite``'s ``Outcome`` with ``checks`` filled in.
+    """
+    outcome = run_suite(
+        norm,
+        model,
+        x,
+        y,
+        eps=eps,
+        jump=jump,
+        surrogates=surrogates,
+        settings=settings,
+        batch_size=batch_size,
+        noise=noise,
+        select=select,
+        on_batch=on_batch,
+    )
+    if check_n:
+        first = SUITE_STAGES[norm][0]
+        outcome.checks = cell_checks(
+            first,
+            {**settings(first), "eps": eps},
+            model,
+            x,
+            y,
+            outcome.adv_correct,
+            surrogates=list(surrogates[:1] if jump == 0 else surrogates),
+            check_n=check_n,
+            batch_size=batch_size,
+            noise=noise,
+        )
+    return outcome

@@ -37,7 +37,6 @@ from jumprelu.models import NormalizedModel
 from jumprelu.retrofit import bpda as through
 
 __all__ = [
-    "GRADIENT_FREE",
     "IMPROVING_SHARE",
     "PROTOCOLS",
     "THREATS",
@@ -52,8 +51,6 @@ __all__ = [
 
 THREATS = ("white", "gray", "adaptive")
 PROTOCOLS = ("standard", "paper")
-#: Attacks that never use gradients (run as they are under the adaptive threat).
-GRADIENT_FREE = ("square-linf", "square-l2")
 
 
 def attack_space(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from jumprelu.activation import check_gradient
+from jumprelu.attacks import ATTACKS, suite_stages
 from jumprelu.errors import ConfigError
-from jumprelu.evaluation.threats import GRADIENT_FREE
 
 if TYPE_CHECKING:
     from jumprelu.evaluation.config import EvalConfig
@@ -44,22 +44,15 @@ SUITES: dict[str, tuple[str, ...]] = {
 EXHAUSTIVE_SUITES = ("exhaustive",)
 
 
-#: The cascade's stages per norm, in order (AutoAttack's order, FMN in FAB's place); each
-#: gradient stage runs once per surrogate, each only on the points still robust.
-SUITE_STAGES: dict[str, tuple[str, ...]] = {
-    "linf": ("apgd-ce-linf", "apgd-t-linf", "fmn-linf", "square-linf"),
-    "l2": ("apgd-ce-l2", "apgd-t-l2", "fmn-l2", "square-l2"),
-}
+#: The cascade's stages per norm, in order (read from the attack registry's ``suite_stage``);
+#: each gradient stage runs once per surrogate, each only on the points still robust.
+SUITE_STAGES: dict[str, tuple[str, ...]] = {norm: suite_stages(norm) for norm in ("linf", "l2")}
 
 
-#: The suite's own defaults for its stages (``--set`` overrides them): APGD-T attacks the top 3
-#: classes by logit rather than 9 (MALT's order, ``targets=malt``, broke fewer points than the
-#: logit order on the authors' LeNets), and Square stops points whose margin is not moving
-#: (A3's discarding, Liu et al., CVPR 2022) until it breaks a point, when it runs the stopped
-#: ones to the full budget. docs/benchmarks.md measures both against AutoAttack's settings.
+#: The suite's own defaults for its stages (the registry's ``suite_settings``; ``--set``
+#: overrides them). docs/benchmarks.md measures them against AutoAttack's settings.
 SUITE_SETTINGS: dict[str, dict[str, object]] = {
-    **{f"apgd-t-{n}": {"n_targets": 3} for n in ("linf", "l2")},
-    **{f"square-{n}": {"discard": 2.0} for n in ("linf", "l2")},
+    name: dict(spec.suite_settings) for name, spec in ATTACKS.items() if spec.suite_settings
 }
 
 
@@ -105,8 +98,10 @@ def units(config: EvalConfig) -> list[tuple[str, str]]:
         names = config.attacks
         if threat == "adaptive":
             prefixes = [surrogate_prefix(g) for g in config.gradient_surrogates()]
-            grad = [f"{p}{a}" for p in prefixes for a in config.attacks if a not in GRADIENT_FREE]
-            free = [a for a in config.attacks if a in GRADIENT_FREE]
+            grad = [
+                f"{p}{a}" for p in prefixes for a in config.attacks if not ATTACKS[a].gradient_free
+            ]
+            free = [a for a in config.attacks if ATTACKS[a].gradient_free]
             extra = [a for a in config.adaptive_extra if a not in free] if config.attacks else []
             suite = [f"suite-{norm}" for norm in SUITES[config.suite]] if config.suite else []
             names = grad + free + extra + suite

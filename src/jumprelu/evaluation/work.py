@@ -20,9 +20,9 @@ from jumprelu.evaluation.jump_grid import apply_point, point_label, point_level
 from jumprelu.evaluation.outcome import Outcome
 from jumprelu.evaluation.plan import EXACT, Cell, Run, runs_of
 from jumprelu.evaluation.protocol import attack_settings, budgets, stage_settings
-from jumprelu.evaluation.suite import run_suite
+from jumprelu.evaluation.suite import suite_cell
 from jumprelu.evaluation.threats import run_attack
-from jumprelu.evaluation.units import EXHAUSTIVE_SUITES, SUITE_STAGES
+from jumprelu.evaluation.units import EXHAUSTIVE_SUITES
 
 __all__ = ["Work"]
 
@@ -117,40 +117,24 @@ class Work:
     def _suite(self, norm: str, jump: float) -> Outcome:
         """One suite run: the cascade, then its indicators (re-runs of its first stage)."""
         config = self.config
-        eps = budgets(config, std=self.std)[norm][1]
-        surrogates = config.suite_surrogates()
 
         def settings(name: str) -> dict[str, Any]:
             return stage_settings(name, config, std=self.std)
 
-        outcome = run_suite(
+        return suite_cell(
             norm,
             self.target,
             self.xs,
             self.y,
-            eps=eps,
+            eps=budgets(config, std=self.std)[norm][1],
             jump=jump,
-            surrogates=surrogates,
+            surrogates=config.suite_surrogates(),
             settings=settings,
             batch_size=config.batch_size,
+            check_n=config.check_n,
             noise=self.noise,
             select=config.suite not in EXHAUSTIVE_SUITES,
         )
-        if config.check_n:
-            first = SUITE_STAGES[norm][0]
-            outcome.checks = cell_checks(
-                first,
-                {**settings(first), "eps": eps},
-                self.target,
-                self.xs,
-                self.y,
-                outcome.adv_correct,
-                surrogates=list(surrogates[:1] if jump == 0 else surrogates),
-                check_n=config.check_n,
-                batch_size=config.batch_size,
-                noise=self.noise,
-            )
-        return outcome
 
     def save(self, cell: Cell, outcome: Outcome) -> None:
         """Write ``cell``'s file (every cell of the same run reads it)."""

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from jumprelu.datasets.core import DATASETS
 from jumprelu.errors import ConfigError
 from jumprelu.training.adversarial import ADV_METHODS, EPS_UNITS
 
@@ -119,37 +120,29 @@ class TrainConfig:
 
 
 def paper_recipe(dataset: str, *, adversarial: bool = False) -> TrainConfig:
-    """The JumpReLU paper's training settings for a dataset.
+    """The JumpReLU paper's training settings for a dataset (its ``DatasetInfo.recipe``).
 
-    MNIST (LeNet): lr 0.02, x0.2 after epochs 30/60/80 of 90, batch 128, weight decay 5e-4;
-    adversarial: FGSM on 30% of each batch, eps 0.3 (normalised units). CIFAR-10 (ResNets):
-    lr 0.1, x0.1 after epochs 30/60/90 of 120, batch 128, weight decay 5e-4, crop-and-flip
-    augmentation; adversarial: FGSM on 60% of each batch, eps 0.031 (normalised units). The
-    embedded ``digits`` (not in the paper) use the settings of the shipped default model, and
-    MNIST's adversarial settings.
+    Each dataset's module states its recipe (e.g. MNIST's LeNet: lr 0.02, x0.2 after epochs
+    30/60/80 of 90; adversarial: FGSM on 30% of each batch, eps 0.3 in normalised units).
 
     Args:
-        dataset: "mnist", "cifar10" or "digits".
+        dataset: a registered dataset with a recipe ("mnist", "cifar10", "digits").
         adversarial: the paper's FGSM adversarial training instead of plain training.
 
     Returns:
         A fresh ``TrainConfig`` (seed 0).
 
     Raises:
-        ConfigError: for another dataset.
+        ConfigError: for a dataset without a recipe.
     """
-    base = {
-        "mnist": TrainConfig(epochs=90, lr=0.02, milestones=(30, 60, 80), gamma=0.2),
-        "cifar10": TrainConfig(
-            epochs=120, lr=0.1, milestones=(30, 60, 90), gamma=0.1, augment=True
-        ),
-        "digits": TrainConfig(epochs=30, lr=0.05, batch_size=64, milestones=(20,), gamma=0.1),
-    }
-    adv = {"mnist": (0.3, 0.3), "cifar10": (0.6, 0.031), "digits": (0.3, 0.3)}
-    if dataset not in base:
-        raise ConfigError(f"no paper recipe for dataset {dataset!r}; known: {', '.join(base)}")
-    cfg = base[dataset]
+    info = DATASETS.get(dataset)
+    recipe = None if info is None else info.recipe
+    if recipe is None:
+        known = ", ".join(name for name, i in DATASETS.items() if i.recipe is not None)
+        raise ConfigError(f"no paper recipe for dataset {dataset!r}; known: {known}")
+    cfg = TrainConfig(**recipe.settings)
     if adversarial:
-        ratio, eps = adv[dataset]
-        cfg = dataclasses.replace(cfg, adv="fgsm", adv_ratio=ratio, adv_eps=eps)
+        cfg = dataclasses.replace(
+            cfg, adv="fgsm", adv_ratio=recipe.adv_ratio, adv_eps=recipe.adv_eps
+        )
     return cfg
