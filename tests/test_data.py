@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import io
@@ -387,19 +388,17 @@ def test_every_registered_dataset_carries_its_facts() -> None:
 
 def test_user_data_without_budgets_needs_eps() -> None:
     """The user's data has no default budgets: a budget attack without --eps is an error."""
-    config = EvalConfig(
-        dataset="custom", data="npz:x.npz", jumps=[0.0], attacks=["fgsm"], threats=["white"]
-    )
+    base = {"dataset": "custom", "data": "npz:x.npz", "jumps": [0.0], "attacks": ["fgsm"]}
     with pytest.raises(ConfigError, match="'custom' has no default budgets: give --eps") as info:
-        config.validate()
+        EvalConfig(**base, threats=["white"])
     _names(info, "--eps")
-    config.eps, config.adaptive_extra = 0.1, []
-    config.validate()  # an L-inf budget is all fgsm needs
+    config = EvalConfig(**base, threats=["white"], eps=0.1)  # an L-inf budget is all fgsm needs
     assert dict(budgets(config, std=1.0)) == {"linf": (0.1, 0.1)}
     with pytest.raises(ConfigError, match="give --eps-l2"):
         budgets(config, std=1.0)["l2"]
-    config.protocol = "paper"  # no paper iteration counts either: the attack's own default
-    assert "steps" not in attack_settings("deepfool-l2", config, std=1.0)
+    # no paper iteration counts either: the attack's own default
+    paper = dataclasses.replace(config, protocol="paper")
+    assert "steps" not in attack_settings("deepfool-l2", paper, std=1.0)
 
 
 def test_take_and_resolve_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -174,7 +174,7 @@ def test_resume_recomputes_only_missing_cells(
     from jumprelu.evaluation.runner import evaluate
 
     cfg = config()
-    model, extra = load_model(cfg)
+    model, extra, cfg = load_model(cfg)
     seen = Recorder()
     again = evaluate(cfg, model, load_data(cfg), out, progress=seen, extra=extra)
     assert seen.planned == (17, 15) and len(seen.finished) == 2  # 17 distinct runs/transfers

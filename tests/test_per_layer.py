@@ -81,7 +81,7 @@ def test_mapping_cells_are_computed_with_the_mapping(tmp_path: Path) -> None:
     names = sorted(p.name for p in (tmp_path / "run" / "cells").iterdir())
     assert f"fgsm__exact__{label}.npz" in names and "fgsm__exact__1.npz" in names
     data = load_data(config)
-    model, _ = load_model(config, data)
+    model, _, config = load_model(config, data)
     jm = retrofit(model, 0.0)
     set_jump(jm, mapping)
     correct = predict(jm, data.x) == data.y

@@ -67,7 +67,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Doc, ReportFile
         settings={"square-linf": {"queries": 40}, "deepfool-l2": {"steps": 15}},
     )
     cfg.validate()
-    model, extra = load_model(cfg)
+    model, extra, cfg = load_model(cfg)
     extra["tuning"] = tune(model, load_split("digits", "val"), JUMPS).to_dict()
     evaluate(cfg, model, load_data(cfg), out, extra=extra)
     doc = load_results(out)  # the summary with the images of examples.npz put back in

@@ -181,6 +181,14 @@ class JumpReLU(nn.Module):
         gradient: name in ``GRADIENTS``: ``"exact"`` (1[x > jump], default), ``"relu"``
             (straight-through, for BPDA attacks), ``"smooth"`` or ``"smooth-W"`` (sigmoid
             surrogate of width W times the jump).
+
+    Example:
+        >>> import torch, jumprelu
+        >>> act = jumprelu.JumpReLU(jump=1.0)
+        >>> act(torch.tensor([-1.0, 0.5, 1.0, 2.0]))
+        tensor([0., 0., 0., 2.])
+        >>> act
+        JumpReLU(jump=1)
     """
 
     jump: torch.Tensor

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 
 class JumpReLUError(ValueError):
-    """Base class of every error jumprelu raises on bad input."""
+    """Base class of every error jumprelu raises on bad input.
+
+    Example:
+        >>> import jumprelu
+        >>> try:
+        ...     jumprelu.JumpReLU(jump=-1.0)
+        ... except jumprelu.JumpReLUError as exc:
+        ...     print(type(exc).__name__, "-", exc)
+        ConfigError - jump must be a finite number >= 0, got -1.0
+        >>> issubclass(jumprelu.JumpReLUError, ValueError)
+        True
+    """
 
 
 class DataError(JumpReLUError):

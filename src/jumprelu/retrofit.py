@@ -285,6 +285,17 @@ def retrofit(
 
     Returns:
         The retrofitted copy; ``jump_sites`` lists its JumpReLU sites.
+
+    Example:
+        >>> import torch, jumprelu
+        >>> _ = torch.manual_seed(0)
+        >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+        >>> jm = jumprelu.retrofit(net, jump=0.0)
+        >>> jm[1], type(net[1]).__name__  # a copy: the original keeps its ReLU
+        (JumpReLU(jump=0), 'ReLU')
+        >>> x = torch.randn(3, 4)
+        >>> torch.equal(jm(x), net(x))  # jump 0 reproduces the original logits
+        True
     """
     return retrofit_with_report(model, jump, eval_only=eval_only, gradient=gradient)[0]
 
@@ -303,6 +314,14 @@ def jump_sites(model: nn.Module) -> dict[str, JumpReLU]:
 
     Returns:
         An ordered dict, empty when the model has no JumpReLU.
+
+    Example:
+        >>> import torch, jumprelu
+        >>> net = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+        >>> jumprelu.jump_sites(jumprelu.retrofit(net, 0.5))
+        {'1': JumpReLU(jump=0.5)}
+        >>> jumprelu.jump_sites(net)
+        {}
     """
     return dict(_iter_sites(model))
 
@@ -324,6 +343,15 @@ def set_jump(model: nn.Module, jump: float | Mapping[str, float]) -> None:
 
     Raises:
         ConfigError: for an invalid jump or an unknown site name.
+
+    Example:
+        >>> import torch, jumprelu
+        >>> relu, linear = torch.nn.ReLU, torch.nn.Linear
+        >>> jm = jumprelu.retrofit(torch.nn.Sequential(linear(2, 2), relu(), linear(2, 2), relu()))
+        >>> jumprelu.set_jump(jm, 0.5)  # every site
+        >>> jumprelu.set_jump(jm, {"3": 2.0})  # one site by name
+        >>> {name: float(site.jump) for name, site in jumprelu.jump_sites(jm).items()}
+        {'1': 0.5, '3': 2.0}
     """
     sites = _require_sites(model)
     if isinstance(jump, Mapping):

@@ -118,6 +118,16 @@ def tune(
 
     Returns:
         A ``TuneResult``.
+
+    Example:
+        >>> import jumprelu
+        >>> model, _ = jumprelu.load_checkpoint(jumprelu.default_model_path())
+        >>> val = jumprelu.load_split("digits", "val")
+        >>> result = jumprelu.tune(model, val, [0.0, 0.5, 1.0], max_drop=0.01)
+        >>> [row["jump"] for row in result.rows], result.n
+        ([0.0, 0.5, 1.0], 288)
+        >>> result.jump  # the largest jump costing at most 1 point of validation accuracy
+        1.0
     """
     if not 0 <= max_drop < 1:
         raise ConfigError(f"max drop must be in [0, 1), got {max_drop}")

@@ -66,6 +66,14 @@ class AttackSpec:
             None when the suite does not run it. A gradient stage runs through every BPDA
             surrogate; the first stage's results choose the surrogates of the later ones.
         suite_settings: the suite's defaults for it (``--set`` overrides them).
+
+    Example:
+        >>> import jumprelu
+        >>> spec = jumprelu.ATTACKS["apgd-ce-linf"]
+        >>> spec.cls.__name__, spec.norm, spec.family, spec.suite_stage
+        ('APGD', 'linf', 'fixed-budget', 0)
+        >>> dict(spec.fixed)
+        {'norm': 'linf', 'loss': 'ce', 'targeted': False}
     """
 
     cls: type[Attack]
@@ -243,6 +251,19 @@ def make_attack(name: str, **settings: Any) -> Attack:
 
     Raises:
         ConfigError: an unknown name, an unknown or missing setting, or an invalid value.
+
+    Example:
+        >>> import jumprelu
+        >>> model, _ = jumprelu.load_checkpoint(jumprelu.default_model_path())
+        >>> test = jumprelu.load_split("digits", "test")
+        >>> fgsm = jumprelu.make_attack("fgsm", eps=0.1)
+        >>> result = fgsm(model, test.x[:8], test.y[:8])
+        >>> result.x_adv.shape, bool((result.linf <= 0.1 + 1e-6).all())
+        (torch.Size([8, 1, 8, 8]), True)
+        >>> jumprelu.make_attack("fgsm", steps=3)
+        Traceback (most recent call last):
+        ...
+        jumprelu.errors.ConfigError: attack 'fgsm' has no setting steps; settings: eps, loss, bounds
     """
     spec = ATTACKS.get(name)
     if spec is None:

@@ -9,6 +9,7 @@ attacks over a jump grid on the test split, and render the report.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,8 +127,7 @@ def run_demo(
     tuning = tune(model, load_split("digits", "val"), TUNE_JUMPS, max_drop=max_drop)
     assert tuning.jump is not None
     jumps = sorted({*DEMO_JUMPS, tuning.jump})
-    config = demo_config(jumps, device, n)
-    config.arch = meta.arch
+    config = dataclasses.replace(demo_config(jumps, device, n), arch=meta.arch)
     extra = {
         "checkpoint": path,
         "checkpoint_sha256": file_sha256(path),

@@ -39,11 +39,10 @@ def run_accuracy(config: EvalConfig) -> tuple[CleanSweep, dict[str, Any]]:
     Returns:
         The sweep and the model's provenance (see ``load_model``).
     """
-    config.validate_source()
     jumps = _scalar_jumps(config, "accuracy")
     fetch_data(config)
     data = load_data(config)
-    model, prov = load_model(config, data)
+    model, prov, config = load_model(config, data)
     meta = {"arch": config.arch or config.model, "checkpoint": config.checkpoint}
     sweep = clean_accuracy_sweep(
         model, data, jumps, meta={k: v for k, v in meta.items() if v is not None}
@@ -65,10 +64,9 @@ def run_evaluate(
     config: EvalConfig, out_dir: str | Path, progress: Progress = NULL_PROGRESS
 ) -> dict[str, Any]:
     """Evaluate the configured model over the grid; write ``out_dir/results.json``."""
-    config.validate()
     fetch_data(config)
     data = load_data(config)
-    model, extra = load_model(config, data)
+    model, extra, config = load_model(config, data)
     return evaluate(config, model, data, out_dir, progress=progress, extra=extra)
 
 
@@ -90,7 +88,6 @@ def run_tune(
     positive activations (``tuning.tune``), the chosen mapping evaluated as one grid point and
     written to ``out_dir/jumps.json`` (``{"site": jump}``) once the evaluation is done.
     """
-    config.validate()
     candidates = _scalar_jumps(config, "tune")
     fetch_data(config)
     if config.data is None:
@@ -105,7 +102,7 @@ def run_tune(
         full = load_data_spec(config.data, name=config.dataset, num_classes=config.num_classes)
         val, rest = carve_val(full, 0.2 if val_size is None else val_size, config.seed)
         test = take_n(config, rest)
-    model, extra = load_model(config, test)
+    model, extra, config = load_model(config, test)
     result = tune(
         model, val, candidates, max_drop=max_drop, per_layer_quantiles=per_layer_quantiles
     )

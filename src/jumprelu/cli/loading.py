@@ -72,7 +72,9 @@ def _custom_model(
     return model, prov
 
 
-def load_model(config: EvalConfig, data: Split | None = None) -> tuple[nn.Module, dict[str, Any]]:
+def load_model(
+    config: EvalConfig, data: Split | None = None
+) -> tuple[nn.Module, dict[str, Any], EvalConfig]:
     """The model named by ``config``, checked on one batch of ``data``.
 
     Args:
@@ -80,8 +82,9 @@ def load_model(config: EvalConfig, data: Split | None = None) -> tuple[nn.Module
         data: the evaluation data (loaded from ``config`` when None).
 
     Returns:
-        ``(model, provenance)``: the model (a ``NormalizedModel``) and where it came from
-        (checkpoint, SHA-256, metadata, the ReLU sites a retrofit replaces).
+        ``(model, provenance, config)``: the model (a ``NormalizedModel``), where it came
+        from (checkpoint, SHA-256, metadata, the ReLU sites a retrofit replaces) and the
+        config with the checkpoint's architecture recorded.
 
     Raises:
         ConfigError, CheckpointError, DataError, RetrofitError: bad input, before any output.
@@ -97,7 +100,7 @@ def load_model(config: EvalConfig, data: Split | None = None) -> tuple[nn.Module
     else:
         spec = config.checkpoint
         if spec is None:
-            if config.dataset != "digits" or config.data is not None:
+            if not info.ships_model or config.data is not None:
                 raise ConfigError(
                     f"--checkpoint (or --model) is needed for {config.dataset} (only digits "
                     "ships a model)"
@@ -114,7 +117,7 @@ def load_model(config: EvalConfig, data: Split | None = None) -> tuple[nn.Module
             default_stats=(info.mean, info.std),
         )
         check_arch_fits(meta.arch, info.shape, classes)
-        config.arch = meta.arch
+        config = dataclasses.replace(config, arch=meta.arch)
         prov = {
             "checkpoint": spec if spec.startswith("paper:") else str(path),
             "checkpoint_file": str(path),
@@ -128,4 +131,4 @@ def load_model(config: EvalConfig, data: Split | None = None) -> tuple[nn.Module
         "origins": [s.origin for s in report.sites],
         "untraced": list(report.untraced),
     }
-    return model, prov
+    return model, prov, config

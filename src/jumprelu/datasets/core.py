@@ -105,6 +105,14 @@ def load_split(
     Raises:
         ConfigError: unknown dataset or split, or a bad val_size.
         DataError: missing, corrupt or unverifiable files.
+
+    Example:
+        >>> import jumprelu
+        >>> test = jumprelu.load_split("digits", "test")
+        >>> test.x.shape, test.y.dtype, test.info.num_classes
+        (torch.Size([359, 1, 8, 8]), torch.int64, 10)
+        >>> len(jumprelu.load_split("digits", "train")), len(jumprelu.load_split("digits", "val"))
+        (1150, 288)
     """
     info, loader = _registered(dataset)
     if split not in SPLITS:

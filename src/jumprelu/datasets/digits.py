@@ -113,6 +113,7 @@ INFO = DatasetInfo(
     loader=load,
     paper_steps={"ifgsm": 40, "deepfool": 40, "tr": 40},  # not in the paper: MNIST's counts
     paper_jumps=None,
+    ships_model=True,
     # Not in the paper: the settings of the shipped default model, and MNIST's adversarial
     # settings (FGSM on 30% of each batch, eps 0.3 in normalised units).
     recipe=TrainRecipe(

@@ -79,6 +79,8 @@ class DatasetInfo:
         paper_jumps: the jump grid of the authors' attack commands (the paper protocol's
             default grid); None: the command's default grid.
         recipe: the default training settings (``TrainRecipe``); None: not trainable here.
+        ships_model: the package ships a model trained on it (``default_model_path``), the
+            CLI's model when no ``--checkpoint`` or ``--model`` is given.
     """
 
     name: str
@@ -94,6 +96,7 @@ class DatasetInfo:
     paper_steps: Mapping[str, int] = field(default_factory=dict, hash=False)
     paper_jumps: tuple[float, ...] | None = None
     recipe: TrainRecipe | None = None
+    ships_model: bool = False
 
 
 @dataclass

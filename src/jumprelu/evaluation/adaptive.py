@@ -54,6 +54,13 @@ class SuiteResult:
             "explanation"}``.
         checks: the indicators' re-runs (2 eps, the whole box, 4x the steps) on the first
             ``check_n`` robust points.
+
+    Example:
+        >>> import torch, jumprelu
+        >>> r = jumprelu.SuiteResult("linf", 0.1, 2, 0.5, 1.0, torch.tensor([True, False]),
+        ...                          torch.zeros(2, 1), [], [])
+        >>> r.robust_accuracy, int(r.robust.sum()), sorted(r.to_dict())[:3]
+        (0.5, 1, ['checks', 'clean_accuracy', 'eps'])
     """
 
     norm: str
@@ -71,9 +78,9 @@ class SuiteResult:
         """A JSON-serialisable summary (per-point booleans as lists; no ``x_adv``).
 
         Example:
-            >>> import json
-            >>> r = SuiteResult("linf", 0.1, 2, 0.5, 1.0, torch.tensor([True, False]),
-            ...                 torch.zeros(2, 1), [], [])
+            >>> import json, torch, jumprelu
+            >>> r = jumprelu.SuiteResult("linf", 0.1, 2, 0.5, 1.0, torch.tensor([True, False]),
+            ...                          torch.zeros(2, 1), [], [])
             >>> json.dumps(r.to_dict())[:40]
             '{"norm": "linf", "eps": 0.1, "n": 2, "ro'
         """

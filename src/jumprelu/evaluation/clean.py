@@ -103,6 +103,16 @@ def clean_accuracy_sweep(
 
     Returns:
         A ``CleanSweep``.
+
+    Example:
+        >>> import jumprelu
+        >>> model, _ = jumprelu.load_checkpoint(jumprelu.default_model_path())
+        >>> test = jumprelu.load_split("digits", "test")
+        >>> sweep = jumprelu.clean_accuracy_sweep(model, test, [0.0, 1.0])
+        >>> sweep.sites
+        ['net.act1', 'net.act2', 'net.act3']
+        >>> [(row.jump, row.n, row.accuracy > 0.9) for row in sweep.rows]
+        [(0.0, 359, True), (1.0, 359, True)]
     """
     grid = parse_jumps(jumps)
     # The layout evaluate runs in (channels_last on the CPU), so both report the same clean

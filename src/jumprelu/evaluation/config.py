@@ -49,9 +49,10 @@ __all__ = [
 ]
 
 
-@dataclass
+@dataclass(frozen=True)
 class EvalConfig:
-    """What ``evaluate`` runs (every field is recorded in the results).
+    """What ``evaluate`` runs (every field is recorded in the results); frozen, and validated
+    when built (``ConfigError`` for unknown names and out-of-range values).
 
     Attributes:
         dataset: dataset name.
@@ -87,6 +88,13 @@ class EvalConfig:
         mean: per-channel normalisation means (override the checkpoint's and the dataset's).
         std: per-channel normalisation standard deviations (given with ``mean``).
         num_classes: number of classes (default: the dataset's).
+
+    Example:
+        >>> import jumprelu
+        >>> cfg = jumprelu.EvalConfig(dataset="digits", jumps=[0.0, 1.0], attacks=["fgsm"],
+        ...                           threats=["white"], n=10)
+        >>> cfg.jumps, cfg.protocol, cfg.split
+        ([0.0, 1.0], 'standard', 'test')
     """
 
     dataset: str
@@ -119,9 +127,12 @@ class EvalConfig:
     std: list[float] | None = None
     num_classes: int | None = None
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate_source(self) -> None:
         """Validate the jumps and what names the model and data (``validate`` calls it)."""
-        self.jumps = parse_grid(self.jumps)
+        object.__setattr__(self, "jumps", parse_grid(self.jumps))
         if self.data is None and self.dataset not in DATASETS:
             raise ConfigError(f"unknown dataset {self.dataset!r}; known: {', '.join(DATASETS)}")
         for spec in (self.data, self.val_data):
@@ -137,7 +148,8 @@ class EvalConfig:
             raise ConfigError("--mean and --std must be given together")
         if self.mean is not None and self.std is not None:
             mean, std = check_mean_std(self.mean, self.std)
-            self.mean, self.std = list(mean), list(std)
+            object.__setattr__(self, "mean", list(mean))
+            object.__setattr__(self, "std", list(std))
         n = self.num_classes
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 2):
             raise ConfigError(f"num classes must be an int >= 2, got {n!r}")
@@ -145,7 +157,11 @@ class EvalConfig:
             raise ConfigError(f"n must be >= 1, got {self.n}")
 
     def validate(self) -> None:
-        """Raise ConfigError for unknown names and out-of-range values."""
+        """Raise ConfigError for unknown names and out-of-range values (run when built).
+
+        Only the attacks that will run are built to check their settings: the grid's,
+        the adaptive extras when the adaptive threat runs attacks, the suite's stages.
+        """
         self.validate_source()
         for name in [*self.attacks, *self.adaptive_extra, *self.settings]:
             if name not in ATTACKS:
@@ -154,8 +170,6 @@ class EvalConfig:
             unset = [k for k, v in values.items() if v is None]
             if unset:
                 raise ConfigError(f"setting {name}.{unset[0]} needs a value, got null")
-        if not self.attacks and self.suite is None:
-            raise ConfigError("no attack given")
         if self.suite is not None and self.suite not in SUITES:
             raise ConfigError(f"unknown suite {self.suite!r}; known: {', '.join(SUITES)}")
         if self.suite is not None and "adaptive" not in self.threats:
@@ -188,7 +202,8 @@ class EvalConfig:
         stages = (
             [a for norm in SUITES[self.suite] for a in SUITE_STAGES[norm]] if self.suite else []
         )
-        for name in dict.fromkeys([*self.attacks, *self.adaptive_extra, *stages, *self.settings]):
+        extra = self.adaptive_extra if self.attacks and "adaptive" in self.threats else []
+        for name in dict.fromkeys([*self.attacks, *extra, *stages, *self.settings]):
             make_attack(name, **attack_settings(name, self, std=1.0))  # validates settings
 
     def identity(self) -> dict[str, Any]:

@@ -87,8 +87,20 @@ def evaluate(
     Raises:
         ConfigError: an invalid config, data that does not fit the model, or a run directory
             holding another configuration (before anything is written).
+
+    Example:
+        >>> import tempfile, jumprelu
+        >>> model, _ = jumprelu.load_checkpoint(jumprelu.default_model_path())
+        >>> test = jumprelu.load_split("digits", "test")
+        >>> cfg = jumprelu.EvalConfig(dataset="digits", jumps=[0.0], attacks=["fgsm"],
+        ...                           threats=["white"], n=10, check_n=0)
+        >>> with tempfile.TemporaryDirectory() as out:
+        ...     doc = jumprelu.evaluate(cfg, model, test, out)
+        >>> doc["schema"], doc["config"]["attacks"]
+        ('jumprelu.results', ['fgsm'])
     """
-    config.validate()
+    if not config.attacks and config.suite is None:
+        raise ConfigError("no attack given")
     out, (rank, world) = Path(out_dir), rank_world()
     dev = resolve_device(config.device)
     data = check_data(model, data, config.n, dev)

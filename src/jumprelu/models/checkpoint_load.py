@@ -86,6 +86,14 @@ def load_checkpoint(
         CheckpointError: unreadable file, missing arch or normalisation, metadata conflicts,
             non-finite weights, or weights that do not fit the architecture.
         ConfigError: an unknown arch or option, or invalid mean/std.
+
+    Example:
+        >>> import torch, jumprelu
+        >>> model, meta = jumprelu.load_checkpoint(jumprelu.default_model_path())
+        >>> meta.arch, meta.dataset, meta.num_classes, model.training
+        ('digitsnet', 'digits', 10, False)
+        >>> model(torch.zeros(1, 1, 8, 8)).shape
+        torch.Size([1, 10])
     """
     p, entry = resolve_checkpoint(path)
     dev = resolve_device(device)

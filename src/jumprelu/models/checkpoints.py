@@ -84,6 +84,16 @@ def save_checkpoint(
             ``meta.arch``, non-finite weights, non-plain metadata, or a failed write (an
             existing file at ``path`` is then left untouched).
         ConfigError: an unknown arch or option.
+
+    Example:
+        >>> import os, tempfile, jumprelu
+        >>> model, meta = jumprelu.load_checkpoint(jumprelu.default_model_path())
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     path = os.path.join(d, "copy.safetensors")
+        ...     jumprelu.save_checkpoint(model, path, meta)
+        ...     _, saved = jumprelu.load_checkpoint(path)
+        >>> saved.arch, saved.mean == meta.mean, saved.training == meta.training
+        ('digitsnet', True, True)
     """
     p = Path(path)
     net = model

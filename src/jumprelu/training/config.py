@@ -62,6 +62,17 @@ class TrainConfig:
         pgd_steps: PGD steps (>= 1).
         pgd_step_size: PGD step size (default ``2.5 * adv_eps / pgd_steps``).
         pgd_random_start: start PGD from a uniform random point of the ball.
+
+    Example:
+        >>> import jumprelu
+        >>> cfg = jumprelu.TrainConfig(epochs=2, lr=0.05, milestones=(1,))
+        >>> cfg.validate()
+        >>> cfg.to_dict()["milestones"], cfg.batch_size
+        ([1], 128)
+        >>> jumprelu.TrainConfig(epochs=0).validate()
+        Traceback (most recent call last):
+        ...
+        jumprelu.errors.ConfigError: epochs must be an integer >= 1, got 0
     """
 
     epochs: int = 10

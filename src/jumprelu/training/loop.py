@@ -84,6 +84,15 @@ def train(
             ``NormalizedModel``, ``resume`` without a state, a state made with other settings
             (naming them) or already past ``config.epochs``.
         CheckpointError: an unreadable or unfitting resume state, or a failed write.
+
+    Example:
+        >>> import torch, jumprelu
+        >>> _ = torch.manual_seed(0)
+        >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+        >>> data = jumprelu.load_split("digits", "train").take(32)
+        >>> result = jumprelu.train(net, data, config=jumprelu.TrainConfig(epochs=1, batch_size=16))
+        >>> len(result.train_loss), result.val_accuracy, net.training
+        (1, [], False)
     """
     config = config or TrainConfig()
     config.validate()
