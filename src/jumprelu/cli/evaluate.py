@@ -22,7 +22,14 @@ __all__ = ["add_grid_parsers"]
 
 def add_grid_parsers(sub: Any) -> None:
     """Register ``accuracy``, ``evaluate`` and ``tune`` on the subparsers object ``sub``."""
-    acc = sub.add_parser("accuracy", help="clean accuracy of a checkpoint across jumps")
+    acc = sub.add_parser(
+        "accuracy",
+        help="clean accuracy of a checkpoint across jumps",
+        usage="jumprelu accuracy (--dataset D | --data SPEC) [--checkpoint PATH | --model M] "
+        "[options]",
+        description="Required: --dataset (or --data), and --checkpoint or --model except for "
+        "digits (the shipped model).",
+    )
     source_arguments(acc)
     acc.add_argument("--jumps", default="0,0.5,1.0,1.5", help="comma-separated jumps")
     acc.add_argument("--n", type=positive, help="evaluate the first N examples only")
@@ -30,12 +37,24 @@ def add_grid_parsers(sub: Any) -> None:
     acc.add_argument("--json", action="store_true", help="print the result as JSON")
     acc.set_defaults(func=_cmd_accuracy)
 
-    ev = sub.add_parser("evaluate", help="white-box, gray-box and adaptive robustness over jumps")
+    ev = sub.add_parser(
+        "evaluate",
+        help="white-box, gray-box and adaptive robustness over jumps",
+        usage="jumprelu evaluate (--dataset D | --data SPEC) --out DIR [options]",
+        description="Required: --dataset (or --data) and --out; --checkpoint or --model except "
+        "for digits (the shipped model).",
+    )
     grid_arguments(ev, "0,0.5,1.0")
     ev.add_argument("--list-attacks", action="store_true", help="list attacks and defaults")
     ev.set_defaults(func=_cmd_evaluate)
 
-    tu = sub.add_parser("tune", help="choose the jump on validation data, then evaluate on test")
+    tu = sub.add_parser(
+        "tune",
+        help="choose the jump on validation data, then evaluate on test",
+        usage="jumprelu tune (--dataset D | --data SPEC) --out DIR [options]",
+        description="Required: --dataset (or --data) and --out; --checkpoint or --model except "
+        "for digits (the shipped model).",
+    )
     grid_arguments(tu, "0,0.25,0.5,0.75,1.0,1.25,1.5,2.0")
     tune_arguments(tu)
     tu.set_defaults(func=_cmd_tune, list_attacks=False)

@@ -74,7 +74,9 @@ def grid_arguments(p: argparse.ArgumentParser, jumps: str) -> None:
     p.add_argument("--seed", type=seed, default=0, help="seed of randomised attacks")
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--device", type=device, default="cpu", help="cpu or cuda")
-    p.add_argument("--out", type=run_dir, help="run directory (results.json, results.csv)")
+    p.add_argument(
+        "--out", type=run_dir, help="run directory (results.json, results.csv); required"
+    )
     p.add_argument("--no-report", action="store_true", help="skip report.html / report.md")
     p.add_argument(
         "--bpda-gradient",
@@ -85,9 +87,10 @@ def grid_arguments(p: argparse.ArgumentParser, jumps: str) -> None:
     )
     p.add_argument(
         "--suite",
-        help="adaptive suite, a cascade of APGD-CE, APGD-T, FMN and Square through every "
-        "surrogate: default (L-inf and L2), linf, l2 or none (default: default when the "
-        "adaptive threat runs, none otherwise)",
+        help="adaptive suite, a cascade of APGD-CE, APGD-T, FMN and Square through the "
+        "surrogates: default (L-inf and L2), linf, l2, exhaustive (both norms, every stage "
+        "through every surrogate) or none (default: default when the adaptive threat runs "
+        "without --attacks, none otherwise)",
     )
     p.add_argument(
         "--surrogates",
