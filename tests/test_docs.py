@@ -44,7 +44,7 @@ def test_python_block_runs(
 ) -> None:
     """Run in an empty directory (a block writes only where it says, relative to it)."""
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, where, "exec"), {"__name__": "__docs__"})  # noqa: S102
+    exec(compile(code, where, "exec"), {"__name__": "__docs__"})
 
 
 @pytest.mark.parametrize("name", _names())
