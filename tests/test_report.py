@@ -278,6 +278,32 @@ def test_markdown_and_html_show_the_same_tables(run: tuple[Path, Doc, ReportFile
     assert both["md"] == both["html"]
 
 
+def test_results_table_script_prints_the_reports_own_tables(
+    run: tuple[Path, Doc, ReportFiles], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """scripts/results_table.py renders through report/: its tables are report.md's."""
+    import runpy
+    import sys
+
+    out, _, files = run
+    argv = sys.argv
+    sys.argv = ["results_table.py", str(out)]
+    try:
+        with pytest.raises(SystemExit) as done:
+            runpy.run_path(
+                str(Path(__file__).parent.parent / "scripts" / "results_table.py"),
+                run_name="__main__",
+            )
+    finally:
+        sys.argv = argv
+    assert done.value.code == 0
+    printed = capsys.readouterr().out
+    assert files.markdown is not None
+    report = files.markdown.read_text()
+    tables = [b for b in printed.split("\n\n") if b.startswith("| ")]
+    assert tables and all(t in report for t in tables)
+
+
 def test_markdown_escapes_copied_text() -> None:
     from jumprelu.report.markdown import md_code, md_text
 

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import re
 
-from jumprelu.report.content import Report
+from jumprelu.report.content import Report, build_tables
+from jumprelu.report.doc import Doc
 from jumprelu.report.facts import FLAGS_NOTE, NO_FLAGS
 from jumprelu.report.figures import Plot
 from jumprelu.report.formatting import Table
 
-__all__ = ["ASSET_DIR", "asset_name", "md_code", "md_text", "render_markdown"]
+__all__ = [
+    "ASSET_DIR",
+    "asset_name",
+    "markdown_tables",
+    "md_code",
+    "md_text",
+    "render_markdown",
+]
 
 #: Folder next to ``report.md`` holding its PNG files.
 ASSET_DIR = "report_files"
@@ -110,3 +118,15 @@ def render_markdown(report: Report) -> str:
         f"_Rendered by {md_text(report.generator)} from results.json._\n",
     ]
     return "\n".join(parts)
+
+
+def markdown_tables(doc: Doc) -> str:
+    """The report's tables alone, as Markdown (what docs/results.md quotes).
+
+    Args:
+        doc: a validated results document (``jumprelu.report.load.load_run``).
+
+    Returns:
+        Every table of the report, in display order, with its notes.
+    """
+    return "\n".join(_table(t) for t in build_tables(doc))
