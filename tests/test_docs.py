@@ -16,11 +16,12 @@ NOT_NAMES = {"jumprelu.results"}
 
 
 def _blocks() -> list[tuple[str, str]]:
+    """Per page with Python: its blocks in order, as one program (a reader runs them so)."""
     out = []
     for page in PAGES:
-        text = page.read_text()
-        for i, m in enumerate(re.finditer(r"^```python\n(.*?)^```", text, re.S | re.M)):
-            out.append((f"{page.relative_to(ROOT)}#{i}", m.group(1)))
+        found = re.findall(r"^```python\n(.*?)^```", page.read_text(), re.S | re.M)
+        if found:
+            out.append((str(page.relative_to(ROOT)), "\n".join(found)))
     return out
 
 
@@ -42,7 +43,7 @@ def test_the_docs_have_python_blocks_and_names() -> None:
 def test_python_block_runs(
     where: str, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Run in an empty directory (a block writes only where it says, relative to it)."""
+    """Run a page's blocks in order in an empty directory (they write only there)."""
     monkeypatch.chdir(tmp_path)
     exec(compile(code, where, "exec"), {"__name__": "__docs__"})
 

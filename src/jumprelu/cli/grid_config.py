@@ -17,6 +17,10 @@ def source(args: argparse.Namespace) -> dict[str, Any]:
     dataset = args.dataset or ("custom" if args.data else None)
     if not dataset:
         raise JumpReLUError(f"{args.command} needs --dataset (or --data)")
+    from jumprelu.datasets.core import DATASETS
+
+    if not args.data and dataset.lower() not in DATASETS:  # built-in data, by name
+        raise JumpReLUError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
     return {
         "dataset": dataset if args.data else dataset.lower(),
         "arch": args.arch,

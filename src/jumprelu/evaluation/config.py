@@ -12,7 +12,6 @@ from typing import Any
 
 from jumprelu.attacks import ATTACKS, make_attack
 from jumprelu.attacks.base import check_count
-from jumprelu.datasets.core import DATASETS
 from jumprelu.datasets.custom import parse_spec
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.jump_grid import Point, parse_grid
@@ -55,7 +54,8 @@ class EvalConfig:
     when built (``ConfigError`` for unknown names and out-of-range values).
 
     Attributes:
-        dataset: dataset name.
+        dataset: a built-in dataset's name (``DATASETS``: its default budgets and paper
+            settings apply), or any name for your own data (then give ``eps``/``eps_l2``).
         jumps: jump grid (jump 0 is the original ReLU model); a point may be a per-site
             mapping ``{site: jump}`` (see ``evaluation.jump_grid``; a string is parsed there).
         attacks: attack names (see ``jumprelu.attacks.ATTACKS``).
@@ -133,8 +133,6 @@ class EvalConfig:
     def validate_source(self) -> None:
         """Validate the jumps and what names the model and data (``validate`` calls it)."""
         object.__setattr__(self, "jumps", parse_grid(self.jumps))
-        if self.data is None and self.dataset not in DATASETS:
-            raise ConfigError(f"unknown dataset {self.dataset!r}; known: {', '.join(DATASETS)}")
         for spec in (self.data, self.val_data):
             if spec is not None:
                 parse_spec(spec)
