@@ -71,7 +71,7 @@ class DemoSummary:
 
 
 #: The demo's lighter attack settings (the documented runs use the defaults): fewer iterations
-#: and queries, two APGD-T targets, so the whole demo takes a few minutes on 2 CPU cores.
+#: and queries, two APGD-T targets (the demo's time: the README's quick start).
 DEMO_SETTINGS: dict[str, dict[str, Any]] = {
     "pgd-linf": {"steps": 20},
     "square-linf": {"queries": 300},

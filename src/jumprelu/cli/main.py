@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser(
         "demo",
-        help="offline: tune, attack and report the shipped digits model (about 15 s)",
+        help="offline: tune, attack and report the shipped digits model",
     )
     demo.add_argument(
         "--out", type=run_dir, default="jumprelu-demo", help="run directory (default: %(default)s)"
