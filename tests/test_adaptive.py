@@ -164,3 +164,19 @@ def test_bad_tensors_are_refused(digits: tuple[nn.Module, torch.Tensor, torch.Te
         jumprelu.adaptive_suite(model, x[:2, 0], y[:2], eps=0.1)
     with pytest.raises(ConfigError, match=r"\[0, 1\]"):
         jumprelu.adaptive_suite(model, x[:2] * 3, y[:2], eps=0.1)
+
+
+@pytest.mark.slow
+def test_issue_snippet_equals_the_cli_at_100_digits(tmp_path: Path) -> None:
+    """The one call with every default equals ``jumprelu evaluate ... --suite linf`` (1 min)."""
+    model, _ = jumprelu.load_checkpoint(jumprelu.default_model_path())
+    test = jumprelu.load_split("digits", "test")
+    r = jumprelu.adaptive_suite(
+        model, test.x[:100], test.y[:100], norm="linf", eps=0.1, jumps=[0.0, 1.0], seed=0
+    )
+    args = ["-q", "evaluate", "--dataset", "digits", "--threats", "adaptive", "--suite", "linf"]
+    args += ["--jumps", "0,1", "--eps", "0.1", "--n", "100", "--seed", "0", "--no-report"]
+    assert main([*args, "--out", str(tmp_path / "run")]) == 0
+    doc = json.loads((tmp_path / "run" / "results.json").read_text())
+    rows = {c["jump"]: c["metrics"]["adv_accuracy"] for c in doc["cells"]}
+    assert rows == pytest.approx(r.robust_accuracy)
