@@ -343,6 +343,9 @@ CASES: list[tuple[str, list[str] | Setup, str]] = [
     ("report jump a list", report_case(set_in("ensemble.0.jump", [0])), "ensemble[0].jump"),
     ("report settings a list", report_case(set_in("cells.0.settings", [])), "cells[0].settings"),
     ("report provenance null", report_case(set_in("provenance", None)), "provenance"),
+    # --- issue 20: data readers (rows below this line) ---
+    # --- issue 20: run directories and reports (rows below this line) ---
+    # --- issue 20: options and budgets (rows below this line) ---
 ]  # fmt: skip
 
 
