@@ -176,7 +176,7 @@ def _bad_cases(files: dict[str, Path], cache: Path) -> dict[str, tuple[list[str]
         ),
         "std <= 0": (
             ["--model", m, "--data", npz, "--mean", "0.5,0.5,0.5", "--std", "0.2,0,0.2"],
-            "std must be > 0",
+            "std must be a number in [1e-06",
         ),
     }
 

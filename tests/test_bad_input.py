@@ -191,6 +191,62 @@ def set_in(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
     return change
 
 
+# issue 20: data readers
+U8 = np.zeros((10, 8, 8), np.uint8)  # ten 8x8 gray images, labels 0..9: digitsnet's data
+TEN = np.arange(10)
+DIGITSNET = "from jumprelu.models import build_net\nmake = lambda: build_net('digitsnet')"
+
+
+def npz_accuracy(**arrays: Any) -> Setup:
+    """``jumprelu accuracy`` of a digitsnet ``--model`` on an npz of ``arrays``."""
+
+    def setup(tmp: Path) -> list[str]:
+        np.savez(tmp / "data.npz", **arrays)
+        _write(tmp / "usermodel.py", DIGITSNET)
+        model = f"{tmp / 'usermodel.py'}:make"
+        return ["accuracy", "--model", model, "--data", f"npz:{tmp / 'data.npz'}"]
+
+    return setup
+
+
+def tune_val(**arrays: Any) -> Setup:
+    """``jumprelu tune`` of a digitsnet ``--model`` on good test data, ``--val-data`` of ``arrays``."""
+
+    def setup(tmp: Path) -> list[str]:
+        np.savez(tmp / "test.npz", x=U8, y=TEN)
+        np.savez(tmp / "val.npz", **arrays)
+        _write(tmp / "usermodel.py", DIGITSNET)
+        data = ["--data", f"npz:{tmp / 'test.npz'}", "--val-data", f"npz:{tmp / 'val.npz'}"]
+        grid = ["--attacks", "fgsm", "--threats", "white", "--eps", "0.1", "--out", f"{tmp}/run"]
+        return ["-q", "tune", "--model", f"{tmp / 'usermodel.py'}:make", *data, *grid]
+
+    return setup
+
+
+# issue 20: run directories
+RUN = ["-q", "evaluate", "--dataset", "digits", "--n", "5", "--attacks", "fgsm"]
+RUN += ["--threats", "white", "--adaptive-extra=", "--jumps", "0", "--no-report", "--out"]
+
+
+def tampered_run(tamper: Callable[[Path], Any], command: str = "evaluate") -> Setup:
+    """A finished tiny run in ``tmp/run``, one file then tampered; ``evaluate`` resumes it (or ``report``)."""
+
+    def setup(tmp: Path) -> list[str]:
+        assert main([*RUN, str(tmp / "run")]) == 0
+        tamper(tmp / "run")
+        return [*RUN, str(tmp / "run")] if command == "evaluate" else ["report", str(tmp / "run")]
+
+    return setup
+
+
+def examples_entry(name: str, array: np.ndarray) -> Callable[[Path], None]:
+    def tamper(run: Path) -> None:
+        arrays = dict(np.load(run / "examples.npz"))
+        np.savez(run / "examples.npz", **{**arrays, name: array})
+
+    return tamper
+
+
 # ------------------------------------------------------------------------------------ the table
 
 CASES: list[tuple[str, list[str] | Setup, str]] = [
@@ -215,7 +271,7 @@ CASES: list[tuple[str, list[str] | Setup, str]] = [
     ("seed not a number", [*EVO, "--seed", "abc"], "seed"),
     ("seed too large (train)", [*TRO, "--seed", BIG], "seed"),
     ("seed too large (tune)", [*TU, "--out", "{tmp}/run", "--seed", BIG], "seed"),
-    ("n zero", [*EVO, "--n", "0"], "n must be >= 1"),
+    ("n zero", [*EVO, "--n", "0"], "n must be an integer >= 1"),
     ("n not a number", [*EVO, "--n", "abc"], "invalid int value"),
     ("batch size zero", [*EVO, "--batch-size", "0"], "batch size"),
     ("num classes one", [*EVO, "--num-classes", "1"], "number of classes"),
@@ -313,7 +369,7 @@ CASES: list[tuple[str, list[str] | Setup, str]] = [
     ("jump not a number", [*EV[:-1], "abc", "--out", "{tmp}/run"], "jump"),
     ("jumps file names no site", jumps_file('{"no.such.site": 0.5}'), "no.such.site"),
     ("jumps file not JSON", jumps_file("{"), "json"),
-    ("jumps file negative", jumps_file('{"net.act1": -1}'), ">= 0"),
+    ("jumps file negative", jumps_file('{"net.act1": -1}'), "jump must be a number in [0"),
     ("jumps file a list", jumps_file("[1, 2]"), "JSON object"),
     ("unknown threat", [*EVO, "--threats", "bogus"], "threat"),
     ("unknown attack", [*EVO, "--attacks", "bogus"], "unknown attack"),
@@ -344,7 +400,39 @@ CASES: list[tuple[str, list[str] | Setup, str]] = [
     ("report settings a list", report_case(set_in("cells.0.settings", [])), "cells[0].settings"),
     ("report provenance null", report_case(set_in("provenance", None)), "provenance"),
     # --- issue 20: data readers (rows below this line) ---
+    ("data npz uint64 label wraps", npz_case(x=U8, y=np.array([*range(9), 2**64 - 1], np.uint64)), "18446744073709551615"),
+    ("data npz label 10**12", npz_case(x=U8, y=np.array([*range(9), 10**12])), "100000"),
+    ("data npz empty (accuracy)", npz_accuracy(x=U8[:0], y=TEN[:0]), "no examples"),
+    ("data npz empty float", npz_case(x=np.zeros((0, 1, 8, 8), np.float32), y=TEN[:0]), "no examples"),
+    ("data npz uint8 channels first", npz_case(x=U8[:, None], y=TEN), "(N, H, W, C)"),
+    ("data npz one class", npz_case(x=U8, y=np.zeros(10, int)), "only one class"),
+    ("data folder is a file: not a dir", existing("f.txt", [*EVO, "--arch", "digitsnet", "--data", "folder:{tmp}/f.txt"]), "not a directory"),
+    ("val data of another shape", tune_val(x=np.zeros((10, 4, 4), np.uint8), y=TEN), "--val-data images are 1x4x4"),
+    ("val data labels beyond the model", tune_val(x=U8, y=np.arange(10) + 6), "validation data: labels must lie in [0, 9]"),
     # --- issue 20: run directories and reports (rows below this line) ---
+    ("report clean accuracy negative", report_case(set_in("cells.0.metrics.clean_accuracy", -3.0)), "cells[0].metrics.clean_accuracy must be a number in [0, 1]"),
+    ("report adv accuracy above one", report_case(set_in("cells.0.metrics.adv_accuracy", 5.0)), "cells[0].metrics.adv_accuracy must be a number in [0, 1]"),
+    ("report success rate above one", report_case(set_in("cells.0.metrics.success_rate", 1.5)), "cells[0].metrics.success_rate"),
+    ("report clean table accuracy above one", report_case(set_in("clean.0.accuracy", 1.01)), "clean[0].accuracy must be a number in [0, 1]"),
+    ("report ensemble accuracy negative", report_case(set_in("ensemble.0.adv_accuracy", -0.5)), "ensemble[0].adv_accuracy"),
+    ("report budget accuracy above one", report_case(set_in("ensemble.0.budget", {"linf": {"eps": 0.1, "eps_attack_space": 0.1, "adv_accuracy": 2.0}})), "ensemble[0].budget.linf.adv_accuracy"),
+    ("report metrics n negative", report_case(set_in("cells.0.metrics.n", -5)), "cells[0].metrics.n must be an integer >= 1"),
+    ("report clean n zero", report_case(set_in("clean.0.n", 0)), "clean[0].n must be an integer >= 1"),
+    ("report config n zero", report_case(set_in("config.n", 0)), "config.n"),
+    ("report jump negative", report_case(set_in("cells.0.jump", -1.0)), "cells[0].jump must be a jump"),
+    ("report jump infinite", report_case(set_in("clean.0.jump", float("inf"))), "clean[0].jump must be a jump"),
+    ("report jump label malformed", report_case(set_in("ensemble.0.jump", "layers-xyz")), "ensemble[0].jump must be a jump"),
+    ("report jump map negative", report_case(set_in("cells.0.jump_map", {"net.act1": -1.0})), "cells[0].jump_map.net.act1"),
+    ("report threat unknown", report_case(set_in("cells.0.threat", "purple")), "cells[0].threat must be a threat (white, gray, adaptive)"),
+    ("report protocol unknown", report_case(set_in("config.protocol", "bogus")), "config.protocol must be a protocol"),
+    ("report no clean rows", report_case(set_in("clean", [])), "clean is empty"),
+    ("report no ensemble rows", report_case(set_in("ensemble", [])), "ensemble is empty"),
+    ("report no threats", report_case(set_in("config.threats", [])), "config.threats is empty"),
+    ("resume config.json not JSON", tampered_run(lambda run: _write(run / "config.json", "{")), "config.json holds no jumprelu run configuration (not valid JSON); choose another --out"),
+    ("resume config.json a list", tampered_run(lambda run: _write(run / "config.json", "[1, 2]")), "config.json holds no jumprelu run configuration (not a JSON object)"),
+    ("report examples entry 1-D", tampered_run(examples_entry("cell0", np.zeros(5)), "report"), "examples.npz: entry 'cell0' is of shape (5,)"),
+    ("report examples entry of other images", tampered_run(examples_entry("cell0", np.zeros((6, 1, 3, 3))), "report"), "examples.npz: entry 'cell0' is of images (1, 3, 3)"),
+    ("report examples entry of strings", tampered_run(examples_entry("clean", np.array(["a", "b"])), "report"), "entry 'clean' is of type"),
     # --- issue 20: options and budgets (rows below this line) ---
 ]  # fmt: skip
 

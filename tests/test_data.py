@@ -17,11 +17,19 @@ import numpy as np
 import pytest
 import torch
 
-from jumprelu.datasets import _files, cifar10, digits, mnist
-from jumprelu.datasets.core import DATASETS, ENV_VAR, Split, load_split, resolve_data_dir
+from jumprelu.datasets import _files, cifar10, custom, digits, mnist
+from jumprelu.datasets.core import (
+    DATASETS,
+    ENV_VAR,
+    Split,
+    load_data_spec,
+    load_split,
+    resolve_data_dir,
+)
 from jumprelu.errors import ConfigError, DataError
 from jumprelu.evaluation.config import EvalConfig
 from jumprelu.evaluation.protocol import attack_settings, budgets
+from jumprelu.models.checkpoint_meta import MAX_CLASSES
 from jumprelu.training.config import TrainConfig
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -490,6 +498,91 @@ def test_cifar_download_extracts_only_expected_members(
     assert torch.equal(test.y, _expect(parts[5:])[1])
     assert (root / "cifar-10-batches-py" / "data_batch_5").is_file()
     assert not (tmp_path / "escaped").exists()
+
+
+# ---------------------------------------------------------------- a user's data (npz:, folder:)
+
+
+def _spec(tmp_path: Path, x: np.ndarray, y: np.ndarray) -> str:
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    return f"npz:{tmp_path / 'd.npz'}"
+
+
+GRAY = np.zeros((6, 8, 8), np.uint8)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32, np.uint64, np.int8, np.int64])
+def test_npz_labels_of_any_integer_dtype(tmp_path: Path, dtype: Any) -> None:
+    split = load_data_spec(_spec(tmp_path, GRAY, np.arange(6).astype(dtype)))
+    assert split.y.dtype == torch.int64 and split.y.tolist() == list(range(6))
+    assert split.info.num_classes == 6
+
+
+@pytest.mark.parametrize(
+    ("y", "needle"),
+    [
+        (np.array([0, 1, 2, 3, 4, 2**64 - 1], np.uint64), "got 18446744073709551615"),  # not -1
+        (np.array([0, 1, 2, 3, 4, 2**63], np.uint64), f"below {custom.MAX_CLASSES}"),
+        (np.array([0, 1, 2, 3, 4, -1], np.int8), ">= 0, got -1"),
+        (np.array([0, 1, 2, 3, 4, 10**12]), f"below {custom.MAX_CLASSES}"),  # no 10**12 names
+        (np.array([0, 1, 0, 1, 0, 1], bool), "integer labels"),
+        (np.arange(6, dtype=np.float32), "integer labels"),
+    ],
+)
+def test_npz_labels_checked_in_their_own_dtype(tmp_path: Path, y: np.ndarray, needle: str) -> None:
+    with pytest.raises(DataError) as info:
+        load_data_spec(_spec(tmp_path, GRAY, y))
+    _names(info, needle)
+
+
+def test_max_classes_is_the_checkpoints_bound() -> None:
+    assert custom.MAX_CLASSES == MAX_CLASSES
+
+
+@pytest.mark.parametrize(
+    ("x", "needle"),
+    [
+        (np.zeros((0, 8, 8), np.uint8), "no examples"),
+        (np.zeros((0, 1, 8, 8), np.float32), "no examples"),
+        (np.zeros((6, 0, 8), np.uint8), "at least one pixel"),
+        (np.zeros((6, 1, 8, 8), np.uint8), "(N, H, W, C) with C 1 or 3"),  # NCHW uint8
+        (np.zeros((6, 8, 8, 4), np.uint8), "(N, H, W, C) with C 1 or 3"),
+    ],
+)
+def test_npz_images_refused(tmp_path: Path, x: np.ndarray, needle: str) -> None:
+    with pytest.raises(DataError) as info:
+        custom.read_npz(Path(_spec(tmp_path, x, np.arange(len(x)) % 2)[4:]))
+    _names(info, needle)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_npz_uint8_nhwc(tmp_path: Path, channels: int) -> None:
+    x = np.arange(6 * 8 * 4 * channels, dtype=np.int64).reshape(6, 8, 4, channels) % 256
+    images, _ = custom.read_npz(Path(_spec(tmp_path, x.astype(np.uint8), np.arange(6))[4:]))
+    assert images.shape == (6, channels, 8, 4)
+    assert np.allclose(images, x.transpose(0, 3, 1, 2) / 255)
+
+
+def test_one_class_without_num_classes_blames_the_data(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, GRAY, np.zeros(6, int))
+    with pytest.raises(DataError) as info:
+        load_data_spec(spec)
+    _names(info, "only one class found")
+    assert "num_classes is" not in str(info.value)
+    assert load_data_spec(spec, num_classes=2).info.num_classes == 2
+    with pytest.raises(ConfigError, match="num_classes"):
+        load_data_spec(spec, num_classes=custom.MAX_CLASSES + 1)
+    with pytest.raises(DataError, match="up to 5, but num_classes is 3"):
+        load_data_spec(_spec(tmp_path, GRAY, np.arange(6)), num_classes=3)
+
+
+def test_folder_that_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "f.txt").write_text("x")
+    with pytest.raises(DataError) as info:
+        load_data_spec(f"folder:{tmp_path / 'f.txt'}")
+    _names(info, "is not a directory")
+    with pytest.raises(DataError, match="does not exist"):
+        load_data_spec(f"folder:{tmp_path / 'none'}")
 
 
 # ---------------------------------------------------------------- real data (skipped when absent)

@@ -304,10 +304,35 @@ def test_smooth_bpda_is_recorded_and_keeps_default_digests(tmp_path: Path) -> No
     assert config(bpda_gradient="smooth").digest() != config().digest()
     with pytest.raises(ConfigError, match="bpda gradient"):
         config(bpda_gradient="exact").validate()
-    cfg = config(n=20, jumps=[0.0, 1.0], attacks=["fgsm"], threats=["adaptive"], adaptive_extra=[])
+    cfg = config(
+        n=20,
+        jumps=[0.0, 1.0],
+        attacks=["fgsm"],
+        threats=["adaptive"],
+        adaptive_extra=[],
+        settings={},
+    )
     doc = run_evaluate(dataclasses.replace(cfg, bpda_gradient="smooth"), tmp_path / "smooth")
     assert doc["config"]["bpda_gradient"] == "smooth"
     assert {c["attack"] for c in doc["cells"]} == {"bpda-smooth:fgsm"}
     both = dataclasses.replace(cfg, bpda_gradient="both")
     assert units(both) == [("adaptive", "bpda:fgsm"), ("adaptive", "bpda-smooth:fgsm")]
     assert "bpda_gradient" in both.identity()
+
+
+def test_resume_recomputes_a_cell_of_another_n(tmp_path: Path) -> None:
+    """A cell file whose per-sample arrays do not hold the run's n (tampered) is computed again."""
+    from jumprelu.evaluation.cells import INDICATORS, PER_SAMPLE, load_cell
+
+    grid = {"jumps": [0.0], "attacks": ["fgsm"], "threats": ["white"], "settings": {}}
+    cfg = config(n=10, bpda_gradient="both", **grid)
+    out = tmp_path / "run"
+    first = run_evaluate(cfg, out)
+    (cell,) = (out / "cells").iterdir()
+    arrays = dict(np.load(cell))
+    short = {k: v[:4] if k in (*PER_SAMPLE, *INDICATORS) else v for k, v in arrays.items()}
+    np.savez(cell, **short)
+    assert load_cell(cell) is not None and load_cell(cell, 10) is None  # consistent, but short
+    again = run_evaluate(cfg, out)
+    assert load_cell(cell, 10) is not None  # computed again over all 10 points
+    assert metrics_by_cell(again) == metrics_by_cell(first)

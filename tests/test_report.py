@@ -27,6 +27,7 @@ from jumprelu.evaluation.runner import evaluate
 from jumprelu.report import ReportError, ReportFiles, render_report
 from jumprelu.report import write as report_write
 from jumprelu.report.images import build_example_grids, to_display
+from jumprelu.report.load import load_run
 from jumprelu.tuning import tune
 
 Doc = dict[str, Any]
@@ -595,3 +596,61 @@ def test_images_render_in_headless_chromium(
     assert len(sizes) == len(html_parse((out / "report.html").read_text()).imgs)
     for complete, width, height in sizes:
         assert complete and width > 0 and height > 0
+
+
+# ------------------------------------------------------------- (issue 20) ranges, not only types
+
+
+def _changed(doc: Doc, path: str, value: Any) -> Doc:
+    """A deep copy of ``doc`` with the dotted ``path`` (``cells.0.jump``) set to ``value``."""
+    doc = json.loads(json.dumps(doc))
+    *parents, last = path.split(".")
+    obj: Any = doc
+    for p in parents:
+        obj = obj[int(p)] if isinstance(obj, list) else obj[p]
+    obj[int(last) if isinstance(obj, list) else last] = value
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "match"),
+    [
+        ("cells.0.metrics.clean_accuracy", -3.0, r"cells\[0\]\.metrics\.clean_accuracy must"),
+        ("cells.0.metrics.adv_accuracy", 5.0, r"must be a number in \[0, 1\], got the number 5.0"),
+        ("cells.1.metrics.n", -5, r"cells\[1\]\.metrics\.n must be an integer >= 1"),
+        ("cells.0.metrics.grad_evals", -1, r"grad_evals must be an integer >= 0"),
+        ("clean.0.jump", -1.0, r"clean\[0\]\.jump must be a jump"),
+        ("cells.2.threat", "purple", r"cells\[2\]\.threat must be a threat \(white, gray, adap"),
+        ("config.protocol", "mine", r"config\.protocol must be a protocol \(standard, paper\)"),
+        ("ensemble", [], "ensemble is empty"),
+        ("clean", [], "clean is empty"),
+        ("provenance.tuning.rows.0.accuracy", 1.5, r"provenance\.tuning\.rows\[0\]\.accuracy"),
+    ],
+)
+def test_values_out_of_range_are_refused(
+    tmp_path: Path, run: tuple[Path, Doc, ReportFiles], path: str, value: Any, match: str
+) -> None:
+    (tmp_path / "results.json").write_text(json.dumps(_changed(run[1], path, value)))
+    with pytest.raises(ReportError, match=match) as err:
+        render_report(tmp_path)
+    assert "\n" not in str(err.value)
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_per_layer_labels_are_jumps(tmp_path: Path, run: tuple[Path, Doc, ReportFiles]) -> None:
+    doc = _changed(run[1], "cells.0.jump", "layers-0123abcd")
+    doc["cells"][0]["jump_map"] = {"net.act1": 0.5}
+    (tmp_path / "results.json").write_text(json.dumps(doc))
+    assert load_run(tmp_path)["cells"][0]["jump"] == "layers-0123abcd"
+
+
+def test_examples_file_of_other_images_is_refused(
+    tmp_path: Path, run: tuple[Path, Doc, ReportFiles]
+) -> None:
+    shutil.copy(run[0] / "results.json", tmp_path / "results.json")
+    arrays = dict(np.load(run[0] / "examples.npz"))
+    np.savez(tmp_path / "examples.npz", **{**arrays, "cell1": arrays["cell1"][:, :, :4]})
+    with pytest.raises(ReportError, match=r"examples\.npz: entry 'cell1' is of images") as err:
+        render_report(tmp_path)
+    assert "\n" not in str(err.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["examples.npz", "results.json"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from jumprelu.datasets.core import load_split
+from jumprelu.datasets.core import Split, load_split
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.clean import predict
 from jumprelu.models.checkpoints import default_model_path, load_checkpoint
@@ -70,3 +70,24 @@ def test_bad_budget(setup: tuple[torch.nn.Module, object]) -> None:
         tune(model, val, JUMPS, max_drop=-0.1)  # type: ignore[arg-type]
     with pytest.raises(ConfigError):
         tune(model, val, [], max_drop=0.01)  # type: ignore[arg-type]
+
+
+def test_empty_validation_split_is_refused(setup: tuple[torch.nn.Module, object]) -> None:
+    model, val = setup
+    with pytest.raises(ConfigError, match="validation split is empty"):
+        tune(model, val.take(0), JUMPS)  # type: ignore[attr-defined]
+
+
+def test_validation_labels_outside_the_model_are_refused(
+    setup: tuple[torch.nn.Module, object],
+) -> None:
+    model, val = setup
+    y = val.y.clone()  # type: ignore[attr-defined]
+    y[0] = 15  # a 10-class model
+    bad = Split(val.x, y, val.info, "val")  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match=r"validation data: labels must lie in \[0, 9\]"):
+        tune(model, bad, JUMPS)
+    other = Split(val.x[:, :, :4, :4], val.y, val.info, "val")  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="validation data: images of shape"):
+        tune(model, other, JUMPS)
+    assert tune(model, val, [0.0]).n == len(val)  # type: ignore[arg-type]  # model unchanged

@@ -7,6 +7,8 @@ prints.
 from __future__ import annotations
 
 import contextlib
+import math
+import numbers
 import os
 import socket
 import tempfile
@@ -27,9 +29,57 @@ __all__ = [
     "atomic_write",
     "eval_mode",
     "fast_layout",
+    "model_device",
+    "real",
     "resolve_device",
     "run_lock",
 ]
+
+
+#: The smallest magnitude a nonzero float option may have: float32 carries it (its normal
+#: range starts at 1.2e-38), so what runs is what was given.
+TINY = 1e-30
+
+
+def real(name: str, value: object, *, low: float, high: float, open_low: bool = False) -> float:
+    """Validate a float option: a real number, finite, in ``[low, high]`` (``(low, high]``
+    with ``open_low``), and 0 or at least ``TINY`` in magnitude (float32 carries it as given).
+
+    Args:
+        name: the option's name, for the message.
+        value: what was given.
+        low, high: the sane range (also what float32 carries without overflow).
+        open_low: exclude ``low`` itself.
+
+    Returns:
+        The value as a float.
+
+    Raises:
+        ConfigError: naming the option, the value and the range.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigError(f"{name} must be a number, got {value!r}")
+    v = float(value)
+    bracket = "(" if open_low else "["
+    if not math.isfinite(v) or v < low or v > high or (open_low and v == low):
+        raise ConfigError(f"{name} must be a number in {bracket}{low:g}, {high:g}], got {value!r}")
+    if v != 0 and abs(v) < TINY:
+        raise ConfigError(f"{name} {value!r} is too small for float32 (0, or at least {TINY:g})")
+    return v
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Where a model's weights live (its first parameter's or buffer's device; the CPU when it
+    has none).
+
+    Raises:
+        ConfigError: the model is on the meta device (it has no weights to run).
+    """
+    tensors = [*model.parameters(), *model.buffers()]
+    dev = tensors[0].device if tensors else torch.device("cpu")
+    if dev.type == "meta" or any(t.device.type == "meta" for t in tensors):
+        raise ConfigError("the model is on the meta device: it has no weights to run")
+    return dev
 
 
 def atomic_write(

@@ -21,9 +21,15 @@ from typing import Any
 import torch
 from torch import nn
 
+from jumprelu._util import real
 from jumprelu.errors import ConfigError
 
 __all__ = ["GRADIENTS", "JumpReLU", "check_gradient", "check_jump", "jump_relu", "smooth_surrogate"]
+
+
+#: The largest jump (and smooth-surrogate width) accepted: far above any activation, and
+#: what float32 computes with (a JumpReLU at 1e39 would be infinite).
+MAX_JUMP = 1e6
 
 
 def check_jump(jump: float) -> float:
@@ -36,12 +42,9 @@ def check_jump(jump: float) -> float:
         The jump as a float.
 
     Raises:
-        ConfigError: when the jump is negative, NaN or infinite.
+        ConfigError: when the jump is not a number in [0, ``MAX_JUMP``] (float32 carries it).
     """
-    value = float(jump)
-    if not math.isfinite(value) or value < 0:
-        raise ConfigError(f"jump must be a finite number >= 0, got {jump!r}")
-    return value
+    return real("jump", jump, low=0.0, high=MAX_JUMP)
 
 
 def _forward(x: torch.Tensor, jump: torch.Tensor) -> torch.Tensor:
@@ -129,9 +132,11 @@ def _gradient_fn(name: str) -> GradientFn:
             width = float(name.removeprefix("smooth-"))
         except ValueError:
             width = math.nan
-        if math.isfinite(width) and width > 0:
-            return smooth_surrogate(width)
-        raise ConfigError(f"gradient {name!r}: the smooth surrogate's width must be a number > 0")
+        if math.isnan(width):
+            raise ConfigError(f"gradient {name!r}: the smooth surrogate's width must be a number")
+        return smooth_surrogate(
+            real(f"gradient {name!r}: the width", width, low=0.0, high=MAX_JUMP, open_low=True)
+        )
     raise ConfigError(
         f"unknown gradient {name!r}; known: {', '.join(sorted(GRADIENTS))}, smooth-WIDTH"
     )

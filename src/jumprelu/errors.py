@@ -12,7 +12,7 @@ class JumpReLUError(ValueError):
         ...     jumprelu.JumpReLU(jump=-1.0)
         ... except jumprelu.JumpReLUError as exc:
         ...     print(type(exc).__name__, "-", exc)
-        ConfigError - jump must be a finite number >= 0, got -1.0
+        ConfigError - jump must be a number in [0, 1e+06], got -1.0
         >>> issubclass(jumprelu.JumpReLUError, ValueError)
         True
     """

@@ -15,9 +15,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from jumprelu._util import model_device
 from jumprelu.datasets.core import Split
 from jumprelu.errors import ConfigError
-from jumprelu.evaluation.clean import predict
+from jumprelu.evaluation.clean import check_tensors, predict
 from jumprelu.evaluation.jump_grid import parse_jumps
 from jumprelu.retrofit import jump_sites, retrofit, set_jump
 
@@ -53,6 +54,14 @@ class TuneResult:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict."""
         return asdict(self)
+
+
+def _check_val(model: nn.Module, val: Split) -> None:
+    """``check_tensors`` on the validation split (labels in the model's classes, and so on)."""
+    try:
+        check_tensors(model, val.x, val.y, model_device(model))
+    except ConfigError as exc:
+        raise ConfigError(f"validation data: {exc}") from None
 
 
 def _accuracy(model: nn.Module, data: Split) -> float:
@@ -108,7 +117,8 @@ def tune(
 
     Args:
         model: the trained ReLU model (not modified).
-        val: validation split (carved from the training set).
+        val: validation split (carved from the training set): at least one example, checked
+            against the model (``evaluation.clean.check_tensors``: labels in its classes).
         jumps: candidate global jumps.
         max_drop: allowed clean-accuracy drop (fraction of examples) relative to jump 0.
         robustness: optional score of a retrofitted model (higher is more robust); when given,
@@ -118,6 +128,10 @@ def tune(
 
     Returns:
         A ``TuneResult``.
+
+    Raises:
+        ConfigError: a bad max_drop or quantile, an empty validation split, or validation
+            data the model cannot take (labels outside its classes, images of another shape).
 
     Example:
         >>> import jumprelu
@@ -131,7 +145,10 @@ def tune(
     """
     if not 0 <= max_drop < 1:
         raise ConfigError(f"max drop must be in [0, 1), got {max_drop}")
+    if len(val) == 0:
+        raise ConfigError("the validation split is empty: tune needs examples to choose on")
     jm = retrofit(model, 0.0)
+    _check_val(jm, val)
     base = _accuracy(jm, val)
     rows: list[dict[str, Any]] = []
     if per_layer_quantiles is not None:

@@ -166,10 +166,12 @@ class APGD(FixedBudgetAttack):
         loss: "ce" (cross-entropy) or "dlr" (difference of logits ratio, needs >= 3 classes).
         targeted: APGD-T, the targeted DLR loss (needs ``loss="dlr"``, >= 4 classes; the
             targeted cross-entropy is not offered: ConfigError).
-        n_targets: APGD-T's target classes, the first ones of ``targets``' order (default 9,
-            capped at the number of classes - 1); one run of ``steps`` iterations each.
+        n_targets: APGD-T's target classes, the first ones of ``targets``' order (default:
+            9, or every other class when fewer; a value above the number of classes - 1 is a
+            ConfigError); one run of ``steps`` iterations each. Untargeted APGD refuses it.
         targets: APGD-T's order of the classes: "logit" (the highest logits after the true
-            class, AutoAttack) or "malt" (the nearest by MALT's linear estimate).
+            class, AutoAttack; the default) or "malt" (the nearest by MALT's linear
+            estimate). Untargeted APGD refuses it.
         steps: iterations per run (default 100).
         restarts: runs (per target class for APGD-T) on the samples not yet fooled.
         rho: the checkpoint's threshold on the fraction of loss increases (default 0.75).
@@ -184,8 +186,8 @@ class APGD(FixedBudgetAttack):
         norm: str = "linf",
         loss: str = "ce",
         targeted: bool = False,
-        n_targets: int = 9,
-        targets: str = "logit",
+        n_targets: int | None = None,
+        targets: str | None = None,
         steps: int = 100,
         restarts: int = 1,
         rho: float = 0.75,
@@ -199,7 +201,10 @@ class APGD(FixedBudgetAttack):
             raise ConfigError("targeted APGD (APGD-T) uses the targeted DLR loss: pass loss='dlr'")
         self.loss = loss
         self.targeted = bool(targeted)
-        self.n_targets = check_count("n_targets", n_targets)
+        if not self.targeted and (n_targets, targets) != (None, None):
+            raise ConfigError("n_targets and targets apply to the targeted APGD (apgd-t-*) only")
+        self.n_targets = None if n_targets is None else check_count("n_targets", n_targets)
+        targets = "logit" if targets is None else targets
         if targets not in TARGET_ORDERS:
             raise ConfigError(f"unknown targets {targets!r}; known: {', '.join(TARGET_ORDERS)}")
         self.targets = targets
@@ -210,6 +215,16 @@ class APGD(FixedBudgetAttack):
             raise ConfigError(f"rho must lie in (0, 1], got {rho!r}")
         self.seed = check_count("seed", seed, minimum=0)
         self.name = f"apgd-t-{self.norm}" if self.targeted else f"apgd-{loss}-{self.norm}"
+
+    def check_classes(self, classes: int) -> None:
+        """The DLR loss needs 3 classes (4 targeted); APGD-T at most ``classes - 1`` targets."""
+        if self.loss == "dlr" and classes < 3 + self.targeted:
+            raise ConfigError(f"{self.name}'s loss needs at least {3 + self.targeted} classes")
+        if self.targeted and self.n_targets is not None and self.n_targets > classes - 1:
+            raise ConfigError(
+                f"{self.name}: n_targets {self.n_targets} exceeds the model's {classes - 1} "
+                "other classes"
+            )
 
     def _loss(
         self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, target: torch.Tensor
@@ -248,9 +263,8 @@ class APGD(FixedBudgetAttack):
         n, dev = len(x), x.device
         with torch.no_grad():
             clean = model(x)
-        if self.loss == "dlr" and clean.shape[1] < 3 + self.targeted:
-            raise ConfigError(f"{self.name}'s loss needs at least {3 + self.targeted} classes")
-        n_targets = min(self.n_targets, clean.shape[1] - 1) if self.targeted else 1
+        self.check_classes(clean.shape[1])
+        n_targets = (self.n_targets or min(9, clean.shape[1] - 1)) if self.targeted else 1
         ranked = clean.argsort(dim=1, descending=True)  # APGD-T's targets: ranked[:, 1:]
         if self.targeted and self.targets == "malt":
             ranked = torch.cat([y[:, None], malt_targets(model, x, y, self.norm)], dim=1)

@@ -83,6 +83,15 @@ class Attack(ABC):
             raise ConfigError(f"bounds must be 'box', 'paper' or a Bounds, got {bounds!r}")
         self.bounds = bounds
 
+    def check_classes(self, classes: int) -> None:
+        """Refuse settings a model with ``classes`` outputs cannot honour (before any run;
+        e.g. more APGD-T targets than other classes). None by default.
+
+        Raises:
+            ConfigError: naming the setting.
+        """
+        return None  # no setting depends on the number of classes
+
     def config(self) -> dict[str, Any]:
         """The attack's settings as plain values."""
         out = {k: plain(v) for k, v in vars(self).items() if not k.startswith("_")}

@@ -8,12 +8,13 @@ is ``eps * std_c`` pixels in channel c.
 
 from __future__ import annotations
 
-import math
+import numbers
 from dataclasses import dataclass
 from typing import Literal, TypeAlias, TypedDict
 
 import torch
 
+from jumprelu._util import real
 from jumprelu.errors import ConfigError
 
 __all__ = [
@@ -51,26 +52,33 @@ def check_norm(norm: str) -> Norm:
     return norm  # type: ignore[return-value]
 
 
+#: Bounds of attack settings: counts (steps, queries, restarts) and real settings (budgets,
+#: step sizes, margins), so that a run ends and float32 carries every value.
+MAX_COUNT, MAX_SETTING = 100_000, 1e30
+
+
 def check_positive(name: str, value: float) -> float:
     """Validate a finite, strictly positive setting such as epsilon or a step size."""
-    v = float(value)
-    if not math.isfinite(v) or v <= 0:
-        raise ConfigError(f"{name} must be a finite number > 0, got {value!r}")
-    return v
+    return real(name, value, low=0.0, high=MAX_SETTING, open_low=True)
 
 
 def check_nonnegative(name: str, value: float) -> float:
     """Validate a finite setting >= 0 such as an overshoot or a confidence margin."""
-    v = float(value)
-    if not math.isfinite(v) or v < 0:
-        raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
-    return v
+    return real(name, value, low=0.0, high=MAX_SETTING)
 
 
-def check_count(name: str, value: int, minimum: int = 1) -> int:
-    """Validate an integer setting such as a number of steps."""
-    if isinstance(value, bool) or int(value) != value or value < minimum:
+def check_count(name: str, value: int, minimum: int = 1, maximum: int = MAX_COUNT) -> int:
+    """Validate an integer setting such as a number of steps (at most ``maximum``, a sane
+    bound: a billion steps would fill the memory or never end)."""
+    whole = isinstance(value, numbers.Integral) or (
+        isinstance(value, float) and float(value).is_integer()
+    )
+    if isinstance(value, bool) or not whole:
         raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum:,} (a sane bound), got {value!r}")
     return int(value)
 
 

@@ -22,7 +22,7 @@ from jumprelu.cli.loading import (
     take_n,
 )
 from jumprelu.datasets.core import carve_val, load_data_spec, load_split
-from jumprelu.errors import ConfigError
+from jumprelu.errors import ConfigError, DataError
 from jumprelu.evaluation.clean import CleanSweep, clean_accuracy_sweep
 from jumprelu.evaluation.config import EvalConfig
 from jumprelu.evaluation.jump_grid import has_maps
@@ -98,6 +98,11 @@ def run_tune(
     elif config.val_data is not None:
         test = load_data(config)
         val = load_data_spec(config.val_data, name=config.dataset, num_classes=config.num_classes)
+        if val.info.shape != test.info.shape:
+            raise DataError(
+                f"--val-data images are {'x'.join(map(str, val.info.shape))} but --data images "
+                f"are {'x'.join(map(str, test.info.shape))}: both must have the same shape"
+            )
     else:
         full = load_data_spec(config.data, name=config.dataset, num_classes=config.num_classes)
         val, rest = carve_val(full, 0.2 if val_size is None else val_size, config.seed)

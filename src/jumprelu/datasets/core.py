@@ -144,14 +144,16 @@ def load_data_spec(spec: str, *, name: str = "custom", num_classes: int | None =
     Args:
         spec: ``npz:PATH`` or ``folder:DIR``.
         name: the dataset's name in results.
-        num_classes: number of classes (default: the class folders, else the largest label + 1).
+        num_classes: number of classes, in [2, ``custom.MAX_CLASSES``] (default: the class
+            folders, else the largest label + 1).
 
     Returns:
-        A ``Split`` called "test" holding every example.
+        A ``Split`` called "test" holding every example (at least one).
 
     Raises:
         ConfigError: a malformed spec or num_classes.
-        DataError: unreadable data, or labels outside ``num_classes``.
+        DataError: unreadable or empty data, labels outside ``num_classes``, or (without
+            ``num_classes``) a single class.
     """
     kind, path = custom.parse_spec(spec)
     if kind == "npz":
@@ -159,10 +161,22 @@ def load_data_spec(spec: str, *, name: str = "custom", num_classes: int | None =
         classes: tuple[str, ...] = ()
     else:
         x, y, classes = custom.read_folder(path)
-    found = max(len(classes), int(y.max()) + 1 if len(y) else 0)
-    count = found if num_classes is None else num_classes
-    if isinstance(count, bool) or not isinstance(count, int) or count < 2:
-        raise ConfigError(f"num_classes must be an int >= 2, got {count!r}")
+    if len(y) == 0:  # the readers refuse it; a result over no examples must never be reported
+        raise DataError(f"{spec} holds no examples")
+    found = max(len(classes), int(y.max()) + 1)
+    if num_classes is None:
+        if found < 2:
+            raise DataError(
+                f"{spec}: only one class found (every label is {int(y.max())}); "
+                "give --num-classes if the data has more"
+            )
+        count = found
+    else:
+        count = num_classes
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise ConfigError(f"num_classes must be an int, got {count!r}")
+        if not 2 <= count <= custom.MAX_CLASSES:
+            raise ConfigError(f"num_classes must be in [2, {custom.MAX_CLASSES}], got {count}")
     if found > count:
         raise DataError(f"{spec} has labels up to {found - 1}, but num_classes is {count}")
     c, h, w = (int(v) for v in x.shape[1:])

@@ -1,7 +1,9 @@
 """A user's own data: an npz file of images and labels, or an image folder (one per class).
 
-``--data npz:PATH``: arrays ``x`` (uint8 (N, H, W, C) or (N, H, W) in 0..255, or float
-(N, C, H, W) in [0, 1]) and ``y`` (integer labels, shape (N,)). ``--data folder:DIR``: one
+``--data npz:PATH``: arrays ``x`` (uint8 (N, H, W, C) with C 1 or 3, or (N, H, W), in 0..255;
+or float (N, C, H, W) in [0, 1]) and ``y`` (integer labels in [0, ``MAX_CLASSES``), shape
+(N,)), at least one example. A uint8 array is never read channels-first: save (N, C, H, W)
+images as float in [0, 1]. ``--data folder:DIR``: one
 sub-folder of images per class (the ImageNet layout), classes in sorted order; images are read
 with matplotlib (PNG natively; JPEG and others through Pillow, which matplotlib requires), all
 of one size and channel count; an alpha channel is dropped.
@@ -18,12 +20,15 @@ import numpy.typing as npt
 
 from jumprelu.errors import ConfigError, DataError
 
-__all__ = ["IMAGE_SUFFIXES", "KINDS", "parse_spec", "read_folder", "read_npz"]
+__all__ = ["IMAGE_SUFFIXES", "KINDS", "MAX_CLASSES", "parse_spec", "read_folder", "read_npz"]
 
 log = logging.getLogger(__name__)
 
 KINDS = ("npz", "folder")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+#: Most classes a user's data may have (labels below it), the bound of
+#: ``jumprelu.models.checkpoint_meta.MAX_CLASSES`` (not imported: models import datasets).
+MAX_CLASSES = 100_000
 
 Images = npt.NDArray[np.float32]
 Labels = npt.NDArray[np.int64]
@@ -46,8 +51,15 @@ def _labels(y: npt.NDArray[np.generic], n: int, where: str) -> Labels:
         raise DataError(f"{where}: y must have shape ({n},), got {y.shape}")
     if not np.issubdtype(y.dtype, np.integer):
         raise DataError(f"{where}: y must hold integer labels, got {y.dtype}")
-    if n and int(y.min()) < 0:
-        raise DataError(f"{where}: labels must be >= 0, got {int(y.min())}")
+    if n:  # compared in y's own dtype (int() is exact): a uint64 must not wrap in int64
+        low, high = int(y.min()), int(y.max())
+        if low < 0:
+            raise DataError(f"{where}: labels must be >= 0, got {low}")
+        if high >= MAX_CLASSES:
+            raise DataError(
+                f"{where}: labels must be below {MAX_CLASSES} (the most classes supported), "
+                f"got {high}"
+            )
     return y.astype(np.int64)
 
 
@@ -69,8 +81,17 @@ def read_npz(path: Path) -> tuple[Images, Labels]:
             x, y = npz["x"], npz["y"]
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise DataError(f"cannot read npz file {path}: {exc}") from exc
-    if x.dtype == np.uint8 and x.ndim in (3, 4):
+    if x.ndim and x.shape[0] == 0:
+        raise DataError(f"{path} holds no examples (x has shape {x.shape})")
+    if 0 in x.shape:
+        raise DataError(f"{path}: images must have at least one pixel, got x of shape {x.shape}")
+    if x.dtype == np.uint8 and (x.ndim == 3 or (x.ndim == 4 and x.shape[3] in (1, 3))):
         images = (x[..., None] if x.ndim == 3 else x).transpose(0, 3, 1, 2) / np.float32(255)
+    elif x.dtype == np.uint8 and x.ndim == 4:
+        raise DataError(
+            f"{path}: uint8 x must be (N, H, W) or (N, H, W, C) with C 1 or 3, got {x.shape}; "
+            "save channels-first (N, C, H, W) images as float in [0, 1]"
+        )
     elif np.issubdtype(x.dtype, np.floating) and x.ndim == 4:
         images = x.astype(np.float32)
         if not (np.isfinite(images).all() and images.min() >= 0 and images.max() <= 1):
@@ -111,6 +132,8 @@ def read_folder(root: Path) -> tuple[Images, Labels, tuple[str, ...]]:
         DataError: a missing folder, no class folders or images, unreadable images, or
             images of different sizes.
     """
+    if root.exists() and not root.is_dir():
+        raise DataError(f"image folder {root} is not a directory")
     if not root.is_dir():
         raise DataError(f"image folder {root} does not exist")
     classes = tuple(sorted(d.name for d in root.iterdir() if d.is_dir()))

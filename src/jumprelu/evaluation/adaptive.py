@@ -17,14 +17,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from jumprelu._util import fast_layout, resolve_device
-from jumprelu.attacks.norms import NORMS
+from jumprelu._util import fast_layout, model_device, real, resolve_device
+from jumprelu.activation import check_jump
+from jumprelu.attacks import make_attack
+from jumprelu.attacks.norms import NORMS, check_count
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.cells import outcome_arrays
 from jumprelu.evaluation.checks import sanity_flags
+from jumprelu.evaluation.clean import check_tensors
+from jumprelu.evaluation.config import MAX_EPS
 from jumprelu.evaluation.metrics import summarize
 from jumprelu.evaluation.protocol import suite_stage_settings
-from jumprelu.evaluation.runner import check_tensors
 from jumprelu.evaluation.suite import suite_cell
 from jumprelu.evaluation.summaries import indicator_counts
 from jumprelu.evaluation.units import SUITE_STAGES, SUITE_SURROGATES, check_surrogate
@@ -152,37 +155,42 @@ def adaptive_suite(
     """
     if norm not in NORMS:
         raise ConfigError(f"unknown norm {norm!r}; known: {', '.join(NORMS)}")
-    if isinstance(eps, bool) or not isinstance(eps, int | float) or not 0 < eps < 1e30:
-        raise ConfigError(f"eps must be a budget > 0, got {eps!r}")
+    budget = real("eps", eps, low=0.0, high=MAX_EPS, open_low=True)
     if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor) or x.dim() != 4:
         raise ConfigError("x must be an (N, C, H, W) tensor and y an (N,) tensor")
-    if batch_size is not None and (isinstance(batch_size, bool) or batch_size < 1):
-        raise ConfigError(f"batch size must be >= 1, got {batch_size!r}")
+    size = 500 if batch_size is None else check_count("batch size", batch_size)
+    check_count("seed", seed, minimum=0, maximum=2**63 - 1)
+    check_count("check n", check_n, minimum=0)
     chosen = [check_surrogate(s) for s in (surrogates or SUITE_SURROGATES)]
     if any(s.endswith("+noise") for s in chosen):
         raise ConfigError("+noise surrogates need a noise sigma: use `jumprelu evaluate`")
-    grid = None if jumps is None else [float(j) for j in jumps]
-    if grid is not None and (not grid or any(not 0 <= j < 1e30 for j in grid)):
-        raise ConfigError(f"jumps must be numbers >= 0, got {jumps!r}")
+    if jumps is not None and (isinstance(jumps, str) or not isinstance(jumps, Sequence)):
+        raise ConfigError(f"jumps must be a list of numbers, got {jumps!r}")
+    grid = None if jumps is None else [check_jump(j) for j in jumps]
+    if grid is not None and not grid:
+        raise ConfigError("jumps: give at least one (or None for the model as given)")
     overrides = {k: dict(v) for k, v in (settings or {}).items()}
     unknown = sorted(set(overrides) - set(SUITE_STAGES[norm]))
     if unknown:
         raise ConfigError(f"no suite stage {unknown[0]!r}; stages: {', '.join(SUITE_STAGES[norm])}")
-    param = next(model.parameters(), None)
-    dev = resolve_device(device) if device else (param.device if param is not None else None)
-    dev = dev or torch.device("cpu")
-    x, y = x.detach().cpu().float(), y.detach().cpu().long()
-    check_tensors(model, x, y, dev)
-    size = batch_size or 500
+    if any("eps" in v for v in overrides.values()):
+        raise ConfigError("settings: the budget of every stage is eps; give it there")
+    stage = {  # built (and so validated) once, before any attack runs
+        a: suite_stage_settings(a, eps=budget, seed=seed, overrides=overrides)
+        for a in SUITE_STAGES[norm]
+    }
+    dev = resolve_device(device) if device else model_device(model)
+    if x.dtype.is_floating_point:
+        x = x.detach().cpu().float()
+    y = y.detach().cpu()
+    classes = check_tensors(model, x, y, dev, batch_size=size)
+    for name, chosen_settings in stage.items():
+        make_attack(name, **chosen_settings).check_classes(classes)
+    y = y.long()
     base = model.to(dev).eval()
     jm = retrofit(base, 0.0) if grid is not None else base
     has_sites = bool(_sites(jm))
     jm, _ = fast_layout(jm, x[:size].to(dev))
-    # the stage settings (and the checks they make) once, before any attack runs
-    stage = {
-        a: suite_stage_settings(a, eps=eps, seed=seed, overrides=overrides)
-        for a in SUITE_STAGES[norm]
-    }
 
     def one(jump: float | None) -> dict[str, Any]:
         if jump is not None:
@@ -194,7 +202,7 @@ def adaptive_suite(
             jm,
             x,
             y,
-            eps=float(eps),
+            eps=budget,
             jump=level,
             surrogates=grads,
             settings=lambda name: stage[name],
@@ -218,7 +226,7 @@ def adaptive_suite(
             "threat": "adaptive",
             "attack": f"suite-{norm}",
             "jump": level,
-            "settings": {"eps": float(eps), "norm": norm},
+            "settings": {"eps": budget, "norm": norm},
             "family": "fixed-budget",
             "metrics": metrics.to_dict(),
             "indicators": indicator_counts(outcome_arrays(outcome), correct, adv_ok),
@@ -242,7 +250,7 @@ def adaptive_suite(
         per = {
             k: {j: r[k] for j, r in runs.items()} for k in next(iter(runs.values())) if k != "plan"
         }
-    return SuiteResult(norm=norm, eps=float(eps), n=len(x), **per)
+    return SuiteResult(norm=norm, eps=budget, n=len(x), **per)
 
 
 def _sites(model: nn.Module) -> dict[str, Any]:

@@ -56,15 +56,24 @@ def save_cell(path: Path, outcome: Outcome) -> None:
     atomic_write(path, write)
 
 
-def load_cell(path: Path) -> dict[str, Any] | None:
-    """The arrays of a finished cell, or None when absent, unreadable or incomplete."""
+def load_cell(path: Path, n: int | None = None) -> dict[str, Any] | None:
+    """The arrays of a finished cell, or None when absent, unreadable or incomplete.
+
+    Args:
+        path: the cell file.
+        n: the run's number of points: a cell whose per-sample arrays hold another number (a
+            tampered or foreign file) is incomplete too, so the runner computes it again.
+    """
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-        json.loads(str(arrays["info"]))
+        info = json.loads(str(arrays["info"]))
     except (OSError, ValueError, EOFError, KeyError, RuntimeError, zipfile.BadZipFile):
         return None
-    n = len(arrays.get("adv_correct", ()))
-    if any(k not in arrays or len(arrays[k]) != n for k in PER_SAMPLE):
+    if not isinstance(info, dict) or not {"grad_evals", "seconds"} <= info.keys():
+        return None
+    size = n if n is not None else len(np.atleast_1d(arrays.get("adv_correct", ())))
+    per_sample = [*PER_SAMPLE, *(k for k in INDICATORS if k in arrays)]
+    if any(k not in arrays or arrays[k].shape != (size,) for k in per_sample):
         return None
     return arrays

@@ -10,12 +10,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from jumprelu._util import eval_mode, fast_layout
+from jumprelu._util import eval_mode, fast_layout, model_device
 from jumprelu.datasets.core import Split
+from jumprelu.errors import ConfigError
 from jumprelu.evaluation.jump_grid import parse_jumps
 from jumprelu.retrofit import jump_sites, retrofit, set_jump
 
-__all__ = ["CleanSweep", "JumpAccuracy", "clean_accuracy_sweep", "predict"]
+__all__ = ["CleanSweep", "JumpAccuracy", "check_tensors", "clean_accuracy_sweep", "predict"]
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def predict(model: nn.Module, x: torch.Tensor, *, batch_size: int = 1000) -> tor
     Returns:
         int64 predictions (N,) on the CPU.
     """
-    dev = next(model.parameters()).device
+    dev = model_device(model)
     with eval_mode(model), torch.no_grad():
         preds = [
             model(x[i : i + batch_size].to(dev)).argmax(1).cpu()
@@ -127,3 +128,61 @@ def clean_accuracy_sweep(
         rows.append(JumpAccuracy(jump, correct, len(data), correct / max(len(data), 1)))
         log.info("jump %g: clean accuracy %.4f", jump, rows[-1].accuracy)
     return CleanSweep(data.info.name, data.split, list(jump_sites(jm)), rows, dict(meta or {}))
+
+
+def check_tensors(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    dev: torch.device,
+    *,
+    batch_size: int = 500,
+) -> int:
+    """Check images and labels against the model before any work, on a first batch of the
+    size the run will use.
+
+    Returns:
+        The model's number of classes.
+
+    Raises:
+        ConfigError: no examples, NaN or out-of-range pixels, labels of the wrong shape or
+            outside the model's classes, a model on the meta device, images the model cannot
+            take, or logits that are not finite floats of shape (N, classes).
+    """
+    if len(x) == 0:
+        raise ConfigError("no examples to evaluate")
+    if not x.dtype.is_floating_point or not torch.isfinite(x).all():
+        raise ConfigError("images must be finite floating-point values")
+    if float(x.min()) < 0 or float(x.max()) > 1:
+        raise ConfigError(
+            f"images must lie in [0, 1], got [{float(x.min()):g}, {float(x.max()):g}]"
+        )
+    if y.shape != (len(x),) or y.dtype.is_floating_point or y.dtype == torch.bool:
+        raise ConfigError(f"labels must be {len(x)} integers, got {tuple(y.shape)} {y.dtype}")
+    model_device(model)  # not on the meta device
+    probe = x[:batch_size]
+    try:
+        with torch.no_grad():
+            logits = model.to(dev).eval()(probe.to(dev))
+    except Exception as exc:  # the user's model: any failure is theirs, said in one line
+        first = (str(exc).strip().splitlines() or [""])[0]
+        shape = tuple(probe.shape[1:])
+        raise ConfigError(
+            f"images of shape {shape} do not fit the model (a batch of {len(probe)}): "
+            f"{type(exc).__name__}: {first}"
+        ) from None
+    if not isinstance(logits, torch.Tensor) or logits.dim() != 2 or logits.shape[-1] < 2:
+        got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise ConfigError(f"the model's output must be (N, classes), got {got}")
+    if logits.shape[0] != len(probe):
+        raise ConfigError(
+            f"the model returns {logits.shape[0]} rows for a batch of {len(probe)} images"
+        )
+    if not logits.dtype.is_floating_point:
+        raise ConfigError(f"the model's logits must be floating point, got {logits.dtype}")
+    if not bool(torch.isfinite(logits).all()):
+        raise ConfigError("the model returns NaN or infinite logits")
+    k = int(logits.shape[-1])
+    if int(y.min()) < 0 or int(y.max()) >= k:
+        raise ConfigError(f"labels must lie in [0, {k - 1}], got [{int(y.min())}, {int(y.max())}]")
+    return k

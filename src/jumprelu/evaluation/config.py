@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from jumprelu._util import real, resolve_device
 from jumprelu.attacks import ATTACKS, make_attack
 from jumprelu.attacks.base import check_count
 from jumprelu.datasets.custom import parse_spec
@@ -46,6 +46,11 @@ __all__ = [
     "surrogate_prefix",
     "units",
 ]
+
+
+#: Sane bounds of the budgets (pixel units of [0, 1] images; also what float32 carries) and
+#: of the "+noise" surrogates' noise.
+MAX_EPS, MAX_NOISE, MAX_NOISE_SAMPLES = 1e6, 1e6, 10_000
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,13 @@ class EvalConfig:
     def validate_source(self) -> None:
         """Validate the jumps and what names the model and data (``validate`` calls it)."""
         object.__setattr__(self, "jumps", parse_grid(self.jumps))
+        resolve_device(self.device)  # CUDA asked for and absent: one line, before anything
+        if self.model is not None and self.arch is not None:
+            raise ConfigError("--arch goes with --checkpoint; --model builds its own network")
+        if self.data is not None and self.split != "test":
+            raise ConfigError("--split picks a built-in dataset's split; --data is read whole")
+        if self.data is not None and self.data_dir is not None:
+            raise ConfigError("--data-dir locates built-in datasets; --data names its own files")
         for spec in (self.data, self.val_data):
             if spec is not None:
                 parse_spec(spec)
@@ -151,14 +163,17 @@ class EvalConfig:
         n = self.num_classes
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 2):
             raise ConfigError(f"num classes must be an int >= 2, got {n!r}")
-        if self.n is not None and self.n < 1:
-            raise ConfigError(f"n must be >= 1, got {self.n}")
+        if self.n is not None:
+            check_count("n", self.n, maximum=10**9)
+        check_count("seed", self.seed, minimum=0, maximum=2**63 - 1)
 
     def validate(self) -> None:
-        """Raise ConfigError for unknown names and out-of-range values (run when built).
+        """Raise ConfigError for unknown names, out-of-range values and options that would
+        do nothing (run when built).
 
-        Only the attacks that will run are built to check their settings: the grid's,
-        the adaptive extras when the adaptive threat runs attacks, the suite's stages.
+        Only the attacks that will run (``running_attacks``) are built to check their
+        settings; a setting for one that does not run is refused, as is a budget in
+        ``settings`` (it comes from ``eps``/``eps_l2``).
         """
         self.validate_source()
         for name in [*self.attacks, *self.adaptive_extra, *self.settings]:
@@ -170,39 +185,67 @@ class EvalConfig:
                 raise ConfigError(f"setting {name}.{unset[0]} needs a value, got null")
         if self.suite is not None and self.suite not in SUITES:
             raise ConfigError(f"unknown suite {self.suite!r}; known: {', '.join(SUITES)}")
-        if self.suite is not None and "adaptive" not in self.threats:
+        bad = sorted(set(self.threats) - set(THREATS))
+        if bad or not self.threats:
+            raise ConfigError(f"unknown threat(s) {bad or '[]'}; known: {', '.join(THREATS)}")
+        adaptive = "adaptive" in self.threats
+        if self.suite is not None and not adaptive:
             raise ConfigError("a suite runs under the adaptive threat; add adaptive to threats")
         for name in self.surrogates or []:
             check_surrogate(name)
         if self.surrogates is not None and not self.surrogates:
             raise ConfigError("surrogates: give at least one")
-        if not (isinstance(self.noise_sigma, int | float) and 0 <= self.noise_sigma < 1e6):
-            raise ConfigError(f"noise sigma must be a number >= 0, got {self.noise_sigma!r}")
-        noisy = any(s.endswith(NOISE_SUFFIX) for s in self.gradient_surrogates())
+        if not adaptive and (self.surrogates is not None or self.bpda_gradient != "both"):
+            raise ConfigError("--surrogates and --bpda-gradient apply to the adaptive threat only")
+        real("noise sigma", self.noise_sigma, low=0.0, high=MAX_NOISE)
+        check_count("noise samples", self.noise_samples, maximum=MAX_NOISE_SAMPLES)
+        noisy = any(s.endswith(NOISE_SUFFIX) for s in self.all_surrogates())
         if noisy and self.noise_sigma <= 0:
             raise ConfigError("a +noise surrogate needs a noise sigma > 0")
+        if not noisy and (self.noise_sigma != 0 or self.noise_samples != 8):
+            raise ConfigError("--noise-sigma and --noise-samples apply to +noise surrogates only")
         for flag, eps in (("--eps", self.eps), ("--eps-l2", self.eps_l2)):
-            if eps is not None and not (isinstance(eps, int | float) and 0 < eps < math.inf):
-                raise ConfigError(f"{flag} must be a budget > 0, got {eps!r}")
-        check_count("noise samples", self.noise_samples)
+            if eps is not None:
+                real(flag, eps, low=0.0, high=MAX_EPS, open_low=True)
         check_count("check n", self.check_n, minimum=0)
-        bad = sorted(set(self.threats) - set(THREATS))
-        if bad or not self.threats:
-            raise ConfigError(f"unknown threat(s) {bad or '[]'}; known: {', '.join(THREATS)}")
+        check_count("batch size", self.batch_size)
         if self.protocol not in PROTOCOLS:
             raise ConfigError(f"unknown protocol {self.protocol!r}; known: {', '.join(PROTOCOLS)}")
-        if self.batch_size < 1:
-            raise ConfigError(f"batch size must be >= 1, got {self.batch_size}")
         if self.bpda_gradient not in ("relu", "smooth", "both"):
             raise ConfigError(
                 f"bpda gradient must be relu, smooth or both, got {self.bpda_gradient!r}"
             )
-        stages = (
-            [a for norm in SUITES[self.suite] for a in SUITE_STAGES[norm]] if self.suite else []
-        )
-        extra = self.adaptive_extra if self.attacks and "adaptive" in self.threats else []
-        for name in dict.fromkeys([*self.attacks, *extra, *stages, *self.settings]):
+        running = self.running_attacks()
+        idle = [name for name in self.settings if name not in running]
+        if idle:
+            raise ConfigError(
+                f"--set {idle[0]}.…: {idle[0]} does not run here (runs: {', '.join(running)})"
+            )
+        for name, values in self.settings.items():
+            spec = ATTACKS[name]
+            if "eps" in values and spec.family == "fixed-budget":
+                option = "--eps" if spec.norm == "linf" else "--eps-l2"
+                raise ConfigError(
+                    f"--set {name}.eps: the budget comes from {option}; give it there"
+                )
+        if self.eps_l2 is not None and running and all(ATTACKS[a].norm != "l2" for a in running):
+            raise ConfigError("--eps-l2 sets the budget of L2 attacks, and none runs here")
+        for name in running:
             make_attack(name, **attack_settings(name, self, std=1.0))  # validates settings
+
+    def running_attacks(self) -> list[str]:
+        """The attacks the grid runs: its own, the adaptive extras (when the adaptive threat
+        runs attacks) and the suite's stages."""
+        extra = self.adaptive_extra if self.attacks and "adaptive" in self.threats else []
+        stages = [a for n in SUITES[self.suite] for a in SUITE_STAGES[n]] if self.suite else []
+        return list(dict.fromkeys([*self.attacks, *extra, *stages]))
+
+    def all_surrogates(self) -> list[str]:
+        """Every BPDA surrogate the grid may attack through (adaptive attacks and suite)."""
+        if "adaptive" not in self.threats:
+            return []
+        suite = self.suite_surrogates() if self.suite else []
+        return list(dict.fromkeys([*self.gradient_surrogates(), *suite]))
 
     def identity(self) -> dict[str, Any]:
         """The fields that define the results (a resumed run must match them)."""

@@ -149,8 +149,12 @@ def load_results(path: str | Path) -> dict[str, Any]:
         raise JumpReLUError(f"no results found: {p} does not exist")
     try:
         doc = json.loads(p.read_text())
+    except OSError as exc:
+        raise JumpReLUError(f"{p} is unreadable: {exc.strerror or exc}") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise JumpReLUError(f"{p} is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise JumpReLUError(f"{p} is not valid JSON: nested too deep") from exc
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         raise JumpReLUError(f"{p} is not a jumprelu results document")
     version = doc.get("schema_version")
@@ -166,19 +170,47 @@ def load_results(path: str | Path) -> dict[str, Any]:
 
 
 def _read_examples(doc: dict[str, Any], path: Path) -> None:
-    """Put the images of ``examples.npz`` back into the document (absent file: none)."""
+    """Put the images of ``examples.npz`` back into the document (absent file: none).
+
+    Raises:
+        JumpReLUError: an unreadable file, or an entry the document uses (``clean``, ``cellI``)
+            that is not a batch of finite images ``(N >= 1, C, H, W)`` of one image shape.
+    """
     if not path.is_file():
         return
+    cells: list[Any] = doc["cells"] if isinstance(doc.get("cells"), list) else []
+    used = ["clean", *(f"cell{i}" for i in range(len(cells)))]
     try:
         with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k].astype(np.float32) for k in z.files}
+            raw = {k: z[k] for k in z.files if k in used}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise JumpReLUError(f"{path} is unreadable ({exc}); run the evaluation again") from exc
+    arrays: dict[str, np.ndarray] = {}
+    for key in (k for k in used if k in raw):
+        problem = _not_images(raw[key], next(iter(arrays.items()), None))
+        if problem is not None:
+            raise JumpReLUError(
+                f"{path}: entry {key!r} is {problem}; run the evaluation again to rewrite it"
+            )
+        arrays[key] = raw[key].astype(np.float32)
     if "clean" in arrays and isinstance(doc.get("examples"), dict):
         doc["examples"]["x"] = arrays["clean"].tolist()
-    for i, cell in enumerate(doc.get("cells") or []):
+    for i, cell in enumerate(cells):
         if isinstance(cell, dict) and f"cell{i}" in arrays:
             cell["examples"] = arrays[f"cell{i}"].tolist()
+
+
+def _not_images(a: np.ndarray, first: tuple[str, np.ndarray] | None) -> str | None:
+    """What makes ``a`` no batch of images like ``first`` (an entry read before), or None."""
+    if a.dtype.kind not in "biuf":
+        return f"of type {a.dtype}, not numbers"
+    if a.ndim != 4 or 0 in a.shape:
+        return f"of shape {a.shape}, not images (N >= 1, C, H, W)"
+    if first is not None and a.shape[1:] != first[1].shape[1:]:
+        return f"of images {a.shape[1:]}, but {first[0]!r} of images {first[1].shape[1:]}"
+    if not np.isfinite(a).all():
+        return "not finite everywhere"
+    return None
 
 
 def _migrate_v1(doc: dict[str, Any]) -> dict[str, Any]:

@@ -30,27 +30,47 @@ from jumprelu._util import (
     resolve_device,
     run_lock,
 )
+from jumprelu.attacks import make_attack
 from jumprelu.datasets.core import Split
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.cells import load_cell
+from jumprelu.evaluation.clean import check_tensors
 from jumprelu.evaluation.config import EvalConfig
 from jumprelu.evaluation.document import assemble
 from jumprelu.evaluation.jump_grid import check_sites
 from jumprelu.evaluation.outcome import rank_world
 from jumprelu.evaluation.plan import Cell, plan
+from jumprelu.evaluation.protocol import attack_settings, stage_settings
 from jumprelu.evaluation.results import write_json
 from jumprelu.evaluation.threats import attack_space
 from jumprelu.evaluation.work import Work
 from jumprelu.models.normalize import mean_std_of
 from jumprelu.retrofit import jump_sites, retrofit
 
-__all__ = ["check_data", "check_tensors", "evaluate"]
+__all__ = ["check_data", "evaluate"]
 
 
 def _prepare_out(out: Path, config: EvalConfig) -> None:
+    """Resume a run of ``config`` in ``out``, or start one there (write its ``config.json``).
+
+    Raises:
+        ConfigError: ``out`` holds another configuration's run, an unreadable ``config.json``
+            (not JSON, or no object), or files of no jumprelu evaluation; nothing is written.
+    """
     cfg_path = out / "config.json"
     if cfg_path.is_file():
-        saved = json.loads(cfg_path.read_text())
+        try:
+            saved = json.loads(cfg_path.read_text())
+            found = None if isinstance(saved, dict) else "not a JSON object"
+        except OSError as exc:
+            found = f"unreadable: {exc.strerror or exc}"
+        except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested too deep
+            found = "not valid JSON"
+        if found is not None:
+            raise ConfigError(
+                f"{cfg_path} holds no jumprelu run configuration ({found}); choose another --out "
+                "or remove it (nothing was overwritten)"
+            )
         if saved.get("digest") != config.digest():
             raise ConfigError(
                 f"{out} holds results of a different configuration; choose another --out or "
@@ -103,7 +123,11 @@ def evaluate(
         raise ConfigError("no attack given")
     out, (rank, world) = Path(out_dir), rank_world()
     dev = resolve_device(config.device)
-    data = check_data(model, data, config.n, dev)
+    data, classes = check_data(model, data, config.n, dev, batch_size=config.batch_size)
+    stages = set(config.running_attacks()) - set(config.attacks) - set(config.adaptive_extra)
+    for name in config.running_attacks():  # settings the model's classes cannot honour
+        settings = (stage_settings if name in stages else attack_settings)(name, config, std=1.0)
+        make_attack(name, **settings).check_classes(classes)
     base = model.to(dev).eval()
     jm = retrofit(base, 0.0)  # a copy
     check_sites(config.jumps, jump_sites(jm))
@@ -121,7 +145,7 @@ def evaluate(
         for c in cells:
             groups.setdefault(c.run.attack, []).append(c)
         files = {c.file(out) for c in cells}
-        done = {f: load_cell(f) is not None for f in files} if rank == 0 else {}
+        done = {f: load_cell(f, len(data)) is not None for f in files} if rank == 0 else {}
         if world > 1:  # the first process's files decide (nodes need not share a disk)
             shared = [done]
             torch.distributed.broadcast_object_list(shared, src=0)
@@ -145,8 +169,11 @@ def evaluate(
         return result
 
 
-def check_data(model: nn.Module, data: Split, n: int | None, dev: torch.device) -> Split:
-    """The first ``n`` examples of ``data``, checked against the model before any work.
+def check_data(
+    model: nn.Module, data: Split, n: int | None, dev: torch.device, *, batch_size: int = 500
+) -> tuple[Split, int]:
+    """The first ``n`` examples of ``data``, checked against the model before any work, and
+    the model's number of classes.
 
     Raises:
         ConfigError: no examples, NaN or out-of-range pixels, labels of the wrong shape or
@@ -156,36 +183,4 @@ def check_data(model: nn.Module, data: Split, n: int | None, dev: torch.device) 
         raise ConfigError(f"n={n} is larger than the {len(data)} examples given")
     if n is not None:
         data = data.take(n)
-    check_tensors(model, data.x, data.y, dev)
-    return data
-
-
-def check_tensors(model: nn.Module, x: torch.Tensor, y: torch.Tensor, dev: torch.device) -> None:
-    """Check images and labels against the model before any work.
-
-    Raises:
-        ConfigError: no examples, NaN or out-of-range pixels, labels of the wrong shape or
-            outside the model's classes, or images the model cannot take.
-    """
-    if len(x) == 0:
-        raise ConfigError("no examples to evaluate")
-    if not x.dtype.is_floating_point or not torch.isfinite(x).all():
-        raise ConfigError("images must be finite floating-point values")
-    if float(x.min()) < 0 or float(x.max()) > 1:
-        raise ConfigError(
-            f"images must lie in [0, 1], got [{float(x.min()):g}, {float(x.max()):g}]"
-        )
-    if y.shape != (len(x),) or y.dtype.is_floating_point:
-        raise ConfigError(f"labels must be {len(x)} integers, got {tuple(y.shape)} {y.dtype}")
-    try:
-        with torch.no_grad():
-            logits = model.to(dev).eval()(x[:2].to(dev))
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        shape = tuple(x.shape[1:])
-        raise ConfigError(f"images of shape {shape} do not fit the model: {first}") from None
-    k = logits.shape[-1] if logits.dim() == 2 else -1
-    if k < 2 or logits.shape[0] != min(2, len(x)):
-        raise ConfigError(f"the model's output must be (N, classes), got {tuple(logits.shape)}")
-    if int(y.min()) < 0 or int(y.max()) >= k:
-        raise ConfigError(f"labels must lie in [0, {k - 1}], got [{int(y.min())}, {int(y.max())}]")
+    return data, check_tensors(model, data.x, data.y, dev, batch_size=batch_size)

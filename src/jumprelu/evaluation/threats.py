@@ -25,7 +25,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from jumprelu._util import eval_mode
+from jumprelu._util import eval_mode, model_device
 from jumprelu.attacks.base import Attack, FixedBudgetAttack, RunOutput
 from jumprelu.attacks.noise import NoiseAveragedGradient
 from jumprelu.attacks.norms import perturbation_norms
@@ -118,7 +118,7 @@ def run_attack(
     if on_batch is not None and world > 1:  # a bar counts every process's points
         report = on_batch
         on_batch = lambda k: report(k * world)  # noqa: E731
-    dev = next(model.parameters()).device
+    dev = model_device(model)
     parts: list[RunOutput] = []
     fooled: list[torch.Tensor] = []
     attacked = model

@@ -42,8 +42,10 @@ def load_run(run: str | Path) -> Doc:
         The results document.
 
     Raises:
-        ReportError: missing file, invalid JSON, another schema or version, or a field missing
-            or of the wrong type anywhere (named by its path, see ``report.schema``).
+        ReportError: missing file, invalid JSON, another schema or version, a field missing, of
+            the wrong type or out of its range anywhere (an accuracy outside [0, 1], a negative
+            jump or n, an unknown threat, no cells: named by its path, see ``report.schema``),
+            or an ``examples.npz`` entry that is not a batch of images.
     """
     path = results_path(run)
     try:
@@ -53,6 +55,4 @@ def load_run(run: str | Path) -> Doc:
         raise
     except JumpReLUError as exc:
         raise ReportError(str(exc)) from exc
-    if not doc["cells"]:
-        raise ReportError(f"{path}: the results hold no cells")
     return doc
