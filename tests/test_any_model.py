@@ -167,7 +167,7 @@ def _bad_cases(files: dict[str, Path], cache: Path) -> dict[str, tuple[list[str]
         "not an nn.Module": (["--model", f"{files['model']}:not_a_module", "--data", npz], "int"),
         "output not (N, classes)": (
             ["--model", f"{files['model']}:wrong_output", "--data", npz],
-            "expected (2, 3)",
+            "expected (24, 3)",
         ),
         "data does not fit": (["--model", m, "--data", f"npz:{files['gray']}"], "1x8x8"),
         "mean/std length": (

@@ -249,6 +249,39 @@ def examples_entry(name: str, array: np.ndarray) -> Callable[[Path], None]:
 
 # ------------------------------------------------------------------------------------ the table
 
+# issue 20: options and budgets
+SUITE_EV = [
+    "-q",
+    "evaluate",
+    "--dataset",
+    "digits",
+    "--n",
+    "5",
+    "--threats",
+    "adaptive",
+    "--suite",
+    "linf",
+    "--surrogates",
+    "relu",
+    "--jumps",
+    "0",
+]
+_NET = "class M(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = torch.nn.Linear(64, 10)\n        self.act = torch.nn.ReLU()\n"
+BATCH2 = (
+    _NET
+    + "    def forward(self, x):\n        assert x.shape[0] == 2, 'batch of 2 only'\n        return self.fc(x.flatten(1))\n"
+)
+INT_LOGITS = (
+    _NET
+    + "    def forward(self, x):\n        return self.fc(self.act(x.flatten(1))).round().long()\n"
+)
+NAN_LOGITS = (
+    _NET
+    + "    def forward(self, x):\n        return self.fc(self.act(x.flatten(1))) * float('nan')\n"
+)
+EXITS = _NET + "    def forward(self, x):\n        raise SystemExit(3)\n"
+
+
 CASES: list[tuple[str, list[str] | Setup, str]] = [
     # the command line itself (argparse): one line, no usage block
     ("no command", [], "required"),
@@ -434,6 +467,40 @@ CASES: list[tuple[str, list[str] | Setup, str]] = [
     ("report examples entry of other images", tampered_run(examples_entry("cell0", np.zeros((6, 1, 3, 3))), "report"), "examples.npz: entry 'cell0' is of images (1, 3, 3)"),
     ("report examples entry of strings", tampered_run(examples_entry("clean", np.array(["a", "b"])), "report"), "entry 'clean' is of type"),
     # --- issue 20: options and budgets (rows below this line) ---
+    ("set a stage's eps", [*SUITE_EV, "--set", "apgd-ce-linf.eps=0.5", "--out", "{tmp}/run"], "the budget comes from --eps"),
+    ("set an attack's eps", [*EVO, "--set", "fgsm.eps=0.5"], "the budget comes from --eps"),
+    ("surrogate width overflows float32", [*SUITE_EV[:-4], "--surrogates", "smooth-1e39", "--jumps", "0", "--out", "{tmp}/run"], "width must be a number in"),
+    ("std below float32", [*ACC, "--mean", "0", "--std", "1e-300"], "std must be a number in"),
+    ("mean above float32", [*ACC, "--mean", "1e39", "--std", "1"], "mean must be a number in"),
+    ("jump above float32", [*EV[:-1], "0,1e308", "--out", "{tmp}/run"], "jump must be a number in"),
+    ("jump in a file above float32", jumps_file('{"net.act1": 1e308}'), "jump must be a number in"),
+    ("eps above float32", [*EVO, "--eps", "1e308"], "--eps must be a number in"),
+    ("eps subnormal", [*EVO, "--eps", "1e-310"], "too small for float32"),
+    ("eps-l2 above float32", [*EV[:7], "pgd-l2", *EV[8:], "--eps-l2", "1e308", "--out", "{tmp}/run"], "--eps-l2 must be a number in"),
+    ("noise sigma above float32", [*EVO, "--noise-sigma", "1e308"], "noise sigma must be a number in"),
+    ("arch with model", lambda tmp: [*model_file(DIGITSNET, "make")(tmp), "--arch", "lenet"], "--arch goes with --checkpoint"),
+    ("split with data", lambda tmp: [*npz_case(x=np.zeros((3, 8, 8), np.uint8), y=np.arange(3))(tmp), "--split", "val"], "--split"),
+    ("data-dir with data", lambda tmp: [*npz_case(x=np.zeros((3, 8, 8), np.uint8), y=np.arange(3))(tmp), "--data-dir", str(tmp)], "--data-dir"),
+    ("evaluate with val-data", [*EVO, "--val-data", "npz:{tmp}/v.npz"], "--val-data goes with tune"),
+    ("noise without a +noise surrogate", [*EVO, "--noise-sigma", "0.1"], "+noise surrogates only"),
+    ("noise samples without a +noise surrogate", [*EVO, "--noise-samples", "4"], "+noise surrogates only"),
+    ("surrogates without the adaptive threat", [*EVO, "--surrogates", "relu"], "adaptive threat only"),
+    ("bpda gradient without the adaptive threat", [*EVO, "--bpda-gradient", "relu"], "adaptive threat only"),
+    ("eps-l2 with only L-inf attacks", [*EVO, "--eps-l2", "1.0"], "none runs here"),
+    ("set an attack that does not run", [*EVO, "--set", "pgd-l2.steps=3"], "does not run here"),
+    ("set n_targets on untargeted apgd", [*EV[:7], "apgd-ce-linf", *EV[8:], "--set", "apgd-ce-linf.n_targets=3", "--out", "{tmp}/run"], "targeted apgd"),
+    ("n_targets above the classes", [*EV[:7], "apgd-t-linf", *EV[8:], "--set", "apgd-t-linf.n_targets=50", "--out", "{tmp}/run"], "exceeds the model's 9 other classes"),
+    ("jumps file names a site twice", jumps_file('{"net.act1": 0.1, "net.act1": 0.2}'), "twice"),
+    ("steps beyond sane", [*EV[:7], "pgd-linf", *EV[8:], "--set", "pgd-linf.steps=1000000000000", "--out", "{tmp}/run"], "at most 100,000"),
+    ("noise samples beyond sane", [*EVO, "--noise-samples", "1000000000"], "at most 10,000"),
+    ("model with a hard-coded batch of 2", model_file(BATCH2, "M"), "batch of 2 only"),
+    ("model with integer logits", model_file(INT_LOGITS, "M"), "floating point"),
+    ("model with NaN logits", model_file(NAN_LOGITS, "M"), "NaN or infinite"),
+    ("model on the meta device", model_file("make = lambda: torch.nn.Sequential(torch.nn.Flatten(), torch.nn.ReLU(), torch.nn.Linear(64, 10)).to('meta')", "make"), "meta device"),
+    ("model code calls exit", model_file(EXITS, "M"), "SystemExit: 3"),
+    ("model on cuda without cuda", lambda tmp: [*model_file(DIGITSNET, "make")(tmp), "--device", "cuda"], "cuda"),
+    ("accuracy with a model on cuda without cuda", lambda tmp: [*ACC, "--model", f"{_write(tmp / 'm.py', DIGITSNET)}:make", "--device", "cuda"], "cuda"),
+    ("jumps negative say why", [*ACC, "--jumps", "0,-1"], "jump must be a number in [0"),
 ]  # fmt: skip
 
 

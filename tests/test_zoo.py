@@ -255,3 +255,20 @@ def test_resnet20_accuracy_command_gives_the_reference_numbers(
     assert main(args) == 0
     rows = json.loads(capsys.readouterr().out)["rows"]
     assert " ".join(f"{100 * r['accuracy']:.2f}" for r in rows) == RESNET20_CLEAN[which]
+
+
+def test_offline_leaves_no_cache_directory_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A JUMPRELU_CACHE that does not exist is not created by a download that fails."""
+
+    def offline(url: str, dest: Path) -> None:
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(_files, "fetch_url", offline)
+    monkeypatch.setenv("JUMPRELU_CACHE", str(tmp_path / "a" / "b" / "c"))
+    monkeypatch.delenv("JUMPRELU_CHECKPOINTS", raising=False)
+    args = ["accuracy", "--checkpoint", "paper:wrn34-4-cifar10-baseline", "--dataset", "cifar10"]
+    assert main(args) == 2
+    assert "jumprelu: error: " in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -118,6 +118,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             print(f"{name:18s} {doc}\n{'':18s} {opts}")
         return 0
     _need_source_and_out(args)
+    if args.val_data is not None:
+        raise JumpReLUError("--val-data goes with tune: evaluate has no validation step")
     from jumprelu.cli.jobs import run_evaluate
 
     with _distributed(args.device) as rank:

@@ -124,7 +124,7 @@ def load_model(
             "checkpoint_sha256": file_sha256(path),
             "checkpoint_meta": dataclasses.asdict(meta),
         }
-    check_output(model, data.x[:2], classes)
+    check_output(model, data.x[: config.batch_size], classes)  # the run's batch size
     _, report = retrofit_with_report(model)
     prov["retrofit"] = {
         "sites": [s.name for s in report.sites],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -136,7 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("always", RetrofitWarning)
             warnings.showwarning = _one_line_warnings()
-            return int(args.func(args))
+            try:
+                return int(args.func(args))
+            except SystemExit as exc:  # argparse is done: this came from the user's code
+                raise JumpReLUError(f"the model's code called exit({exc.code!r})") from None
     except KeyboardInterrupt:
         fresh_train = args is not None and args.command == "train" and not args.resume
         line = TRAIN_INTERRUPTED if fresh_train else INTERRUPTED
@@ -145,6 +149,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except JumpReLUError as exc:
         print(f"jumprelu: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader left (``jumprelu zoo | head``): quietly, as Unix tools
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return 141
     except FileNotFoundError as exc:
         print(f"jumprelu: error: file not found: {exc.filename or exc}", file=sys.stderr)
         return 2

@@ -164,7 +164,7 @@ def check_tensors(
     try:
         with torch.no_grad():
             logits = model.to(dev).eval()(probe.to(dev))
-    except Exception as exc:  # the user's model: any failure is theirs, said in one line
+    except (Exception, SystemExit) as exc:  # the user's model: its failure, in one line
         first = (str(exc).strip().splitlines() or [""])[0]
         shape = tuple(probe.shape[1:])
         raise ConfigError(

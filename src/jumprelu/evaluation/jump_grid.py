@@ -132,6 +132,20 @@ def check_mapping(obj: Any, where: str) -> dict[str, float]:
     return out
 
 
+def _unique_keys(path: Path) -> Any:
+    """A ``json`` object hook refusing a key given twice (else the last would silently win)."""
+
+    def build(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in seen:
+                raise ConfigError(f"jump mapping {path} names site {key!r} twice")
+            seen[key] = value
+        return seen
+
+    return build
+
+
 def read_mapping(path: str | Path) -> dict[str, float]:
     """Read a ``{"site": jump}`` JSON file (e.g. ``OUT/jumps.json`` of ``tune --per-layer``).
 
@@ -146,7 +160,7 @@ def read_mapping(path: str | Path) -> dict[str, float]:
     """
     p = Path(path)
     try:
-        obj = json.loads(p.read_text())
+        obj = json.loads(p.read_text(), object_pairs_hook=_unique_keys(p))
     except OSError as exc:
         raise ConfigError(f"cannot read jump mapping {p}: {exc.strerror or exc}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -160,11 +174,12 @@ def _parse_item(item: str) -> Point:
     if item.endswith(".json"):
         return read_mapping(item)
     try:
-        return check_jump(float(item))
+        value = float(item)
     except ValueError:
         raise ConfigError(
             f"jumps must be comma-separated numbers or @FILE.json mappings, got {item!r}"
         ) from None
+    return check_jump(value)  # says what is wrong with the number (negative, nan, too large)
 
 
 def parse_grid(jumps: Sequence[float | Mapping[str, float]] | str) -> list[Point]:

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from jumprelu._util import model_device
 from jumprelu.errors import CheckpointError, ConfigError
 from jumprelu.models.weights import non_float, short_list
 
@@ -30,6 +31,16 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _import_module(target: str) -> Any:
+    """Import the user's module without writing ``__pycache__`` beside their files."""
+    before = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True
+    try:
+        return _import(target)
+    finally:
+        sys.dont_write_bytecode = before
+
+
+def _import(target: str) -> Any:
     path = Path(target).expanduser()
     if target.endswith(".py") or path.is_file():
         if not path.is_file():
@@ -59,7 +70,7 @@ def import_callable(spec: str) -> Callable[..., Any]:
         module = _import_module(target)
     except ConfigError:
         raise
-    except Exception as exc:  # an import runs arbitrary code: report any failure as one line
+    except (Exception, SystemExit) as exc:  # an import runs arbitrary code: one line
         raise ConfigError(f"--model: cannot import {target!r}: {_first_line(exc)}") from exc
     obj: Any = module
     for part in attr.split("."):
@@ -96,12 +107,13 @@ def build_custom(spec: str, num_classes: int | None = None) -> nn.Module:
     kwargs = {"num_classes": num_classes} if num_classes and _takes_num_classes(fn) else {}
     try:
         model = fn(**kwargs)
-    except Exception as exc:  # user code: report any failure as one line
+    except (Exception, SystemExit) as exc:  # user code: report any failure as one line
         raise ConfigError(f"--model: calling {spec} failed: {_first_line(exc)}") from exc
     if not isinstance(model, nn.Module):
         raise ConfigError(
             f"--model: {spec} returned an object of type {type(model).__name__}, not an nn.Module"
         )
+    model_device(model)  # weights on the meta device cannot run (nor be moved)
     return model.eval()
 
 
@@ -131,19 +143,19 @@ def check_output(model: nn.Module, x: torch.Tensor, num_classes: int) -> None:
 
     Args:
         model: the model, taking [0, 1] images of the data's shape.
-        x: a few examples.
+        x: a batch of the size the run will use.
         num_classes: the data's number of classes.
 
     Raises:
-        ConfigError: when the forward pass fails (data that does not fit the model) or the
-            output is not a tensor of shape (N, num_classes).
+        ConfigError: the model is on the meta device, the forward pass fails (data that does
+            not fit the model), or the output is not finite float logits (N, num_classes).
     """
     shape = "x".join(str(s) for s in x.shape[1:])
-    dev = next((p.device for p in model.parameters()), torch.device("cpu"))
+    dev = model_device(model)
     try:
         with torch.no_grad():
             out = model.eval()(x.to(dev))
-    except Exception as exc:  # any failure of a user's forward on the data's shape
+    except (Exception, SystemExit) as exc:  # any failure of a user's forward on the data
         raise ConfigError(
             f"data of shape {shape} does not fit the model: {_first_line(exc)}"
         ) from exc
@@ -153,3 +165,7 @@ def check_output(model: nn.Module, x: torch.Tensor, num_classes: int) -> None:
             f"the model's output for {len(x)} images of shape {shape} is {got}, expected "
             f"({len(x)}, {num_classes}) logits (--num-classes)"
         )
+    if not out.dtype.is_floating_point:
+        raise ConfigError(f"the model's logits must be floating point, got {out.dtype}")
+    if not bool(torch.isfinite(out).all()):
+        raise ConfigError("the model returns NaN or infinite logits")

@@ -10,6 +10,7 @@ file that does not match is left untouched and not used. The network is reached 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -70,6 +71,17 @@ def find_copy(entry: ZooEntry) -> Path | None:
 
 def _download(entry: ZooEntry, dest: Path) -> None:
     log.info("downloading %s -> %s", entry.url, dest)
+    missing = [d for d in (dest.parent, *dest.parent.parents) if not d.exists()]
+    try:
+        _fetch(entry, dest)
+    except BaseException:
+        for d in missing:  # deepest first: a failed download leaves no directory behind
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        raise
+
+
+def _fetch(entry: ZooEntry, dest: Path) -> None:
     try:
         with _files.atomic_write(dest) as tmp:
             try:

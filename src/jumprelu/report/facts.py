@@ -74,11 +74,15 @@ def facts(doc: Doc) -> tuple[tuple[str, str], ...]:
     cfg, prov = doc["config"], doc["provenance"]
     n = doc["clean"][0]["n"] if doc["clean"] else doc["cells"][0]["metrics"]["n"]
     chosen = chosen_jump(doc)
-    model = cfg.get("arch") or "?"
     ckpt = cfg.get("checkpoint")
+    if cfg.get("model"):  # the user's callable, with weights from --checkpoint or its own
+        where = f"weights {Path(ckpt).name}" if ckpt else "its own weights"
+        model = f"{cfg['model']} ({where})"
+    else:
+        model = f"{cfg.get('arch') or '?'}, {Path(ckpt).name if ckpt else 'shipped default model'}"
     rows = [
         ("data", f"{cfg.get('dataset', '?')} / {cfg.get('split', '?')}, n = {n}"),
-        ("model", f"{model}, {Path(ckpt).name if ckpt else 'shipped default model'}"),
+        ("model", model),
         ("protocol", f"{cfg.get('protocol', '?')} ({doc['conventions'].get('space', '?')})"),
         ("jumps", ", ".join(fmt_jump(j) for j in jumps(doc))),
         ("threat models", ", ".join(threats(doc))),
