@@ -279,6 +279,10 @@ NAN_LOGITS = (
     _NET
     + "    def forward(self, x):\n        return self.fc(self.act(x.flatten(1))) * float('nan')\n"
 )
+UNTRACEABLE = (
+    _NET.replace("        self.act = torch.nn.ReLU()\n", "")
+    + "    def forward(self, x):\n        h = x.flatten(1)\n        if float(h.sum()) > 0:\n            h = torch.relu(h)\n        return self.fc(h)\n"
+)
 EXITS = _NET + "    def forward(self, x):\n        raise SystemExit(3)\n"
 
 
@@ -501,6 +505,7 @@ CASES: list[tuple[str, list[str] | Setup, str]] = [
     ("model on cuda without cuda", lambda tmp: [*model_file(DIGITSNET, "make")(tmp), "--device", "cuda"], "cuda"),
     ("accuracy with a model on cuda without cuda", lambda tmp: [*ACC, "--model", f"{_write(tmp / 'm.py', DIGITSNET)}:make", "--device", "cuda"], "cuda"),
     ("jumps negative say why", [*ACC, "--jumps", "0,-1"], "jump must be a number in [0"),
+    ("model torch.fx cannot trace, no ReLU module", model_file(UNTRACEABLE, "M"), "could not trace"),
 ]  # fmt: skip
 
 

@@ -654,3 +654,24 @@ def test_examples_file_of_other_images_is_refused(
         render_report(tmp_path)
     assert "\n" not in str(err.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["examples.npz", "results.json"]
+
+
+def test_a_refused_document_leaves_no_matplotlib_cache(tmp_path: Path) -> None:
+    """matplotlib is imported only after the checks: a fresh MPLCONFIGDIR stays absent."""
+    import os
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.json").write_text('{"schema": "jumprelu.results", "schema_version": 2}')
+    env = {**os.environ, "MPLCONFIGDIR": str(tmp_path / "fresh")}
+    done = subprocess.run(
+        [sys.executable, "-m", "jumprelu", "report", str(run)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 2 and done.stderr.startswith("jumprelu: error: ")
+    assert not (tmp_path / "fresh").exists()

@@ -251,6 +251,11 @@ def retrofit_with_report(
     position = {name: i for i, name in enumerate(jump_sites(converted))}
     sites = sorted(state.sites, key=lambda site: position.get(site.name, len(position)))
     report = RetrofitReport(tuple(sites), tuple(state.untraced))
+    if not report.sites:  # one message: the error says why, the warning would repeat it
+        why = f"; torch.fx could not trace {'; '.join(report.untraced)}" if report.untraced else ""
+        raise RetrofitError(
+            f"no ReLU site found in {type(model).__name__}: nothing to retrofit{why}"
+        )
     if report.untraced:
         warnings.warn(
             "torch.fx could not trace "
@@ -258,11 +263,6 @@ def retrofit_with_report(
             + ": functional relu calls (F.relu, torch.relu, Tensor.relu) there may be missed",
             RetrofitWarning,
             stacklevel=3,
-        )
-    if not report.sites:
-        hint = " (some modules could not be traced, see the warning)" if report.untraced else ""
-        raise RetrofitError(
-            f"no ReLU site found in {type(model).__name__}: nothing to retrofit{hint}"
         )
     log.info(
         "retrofit replaced %d ReLU sites: %s",

@@ -14,13 +14,16 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from jumprelu._util import run_lock
-from jumprelu.report.content import Report, build_report
-from jumprelu.report.html import render_html
 from jumprelu.report.load import ReportError, load_run, results_path
-from jumprelu.report.markdown import ASSET_DIR, asset_name, render_markdown
 from jumprelu.report.write import write_all
+
+if TYPE_CHECKING:
+    from jumprelu.report.content import Report, build_report
+    from jumprelu.report.html import render_html
+    from jumprelu.report.markdown import ASSET_DIR, render_markdown
 
 __all__ = [
     "ASSET_DIR",
@@ -36,6 +39,25 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: Names of the renderers, imported on first use: matplotlib (which writes its cache under
+#: MPLCONFIGDIR) is loaded only once a document has passed its checks.
+_LAZY = {
+    "Report": "content",
+    "build_report": "content",
+    "render_html": "html",
+    "render_markdown": "markdown",
+    "ASSET_DIR": "markdown",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"jumprelu.report.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'jumprelu.report' has no attribute {name!r}")
+
 
 #: Output formats: ``html`` -> ``report.html``, ``md`` -> ``report.md`` + ``report_files/``.
 FORMATS = ("html", "md")
@@ -95,7 +117,11 @@ def render_report(
 
 
 def _render(source: Path, out: Path, wanted: list[str]) -> ReportFiles:
-    doc = load_run(source)
+    doc = load_run(source)  # checked before matplotlib is imported (it writes a font cache)
+    from jumprelu.report.content import build_report
+    from jumprelu.report.html import render_html
+    from jumprelu.report.markdown import ASSET_DIR, asset_name, render_markdown
+
     report = build_report(doc)
     files: dict[str, bytes] = {}
     folders: dict[str, dict[str, bytes]] = {}
