@@ -146,7 +146,7 @@ def test_a_plain_model_is_attacked_through_its_own_gradient() -> None:
         ({"eps": 1e-300}, "too small for float32"),
         ({"settings": {"apgd-ce-linf": {"eps": 0.5}}}, "budget of every stage is eps"),
         ({"settings": {"apgd-t-linf": {"n_targets": 50}}}, "exceeds"),
-        ({"surrogates": ["exact"]}, "surrogate"),
+        ({"surrogates": ["exact+noise"]}, "surrogate"),
         ({"settings": {"pgd-linf": {"steps": 3}}}, "no suite stage"),
         ({"settings": {"apgd-ce-linf": {"stepz": 3}}}, "no setting"),
         ({"batch_size": 0}, "batch size"),
@@ -184,3 +184,23 @@ def test_issue_snippet_equals_the_cli_at_100_digits(tmp_path: Path) -> None:
     doc = json.loads((tmp_path / "run" / "results.json").read_text())
     rows = {c["jump"]: c["metrics"]["adv_accuracy"] for c in doc["cells"]}
     assert rows == pytest.approx(r.robust_accuracy)
+
+
+def test_the_exact_surrogate_is_what_a_plain_attack_sees(
+    digits: tuple[nn.Module, torch.Tensor, torch.Tensor], api: jumprelu.SuiteResult
+) -> None:
+    """``surrogates=["exact"]``: the defence's own gradient, the number a plain AutoAttack run
+    reports; at a jump where that gradient is masked it leaves more points robust than the
+    sweep through the surrogates (which may only lower it)."""
+    model, x, y = digits
+    kw: dict[str, Any] = {"eps": 0.1, "seed": 3, "batch_size": 7, "check_n": 0}
+    exact = jumprelu.adaptive_suite(
+        model, x, y, jumps=[0.0, 1.0], surrogates=["exact"], settings=FAST, **kw
+    )
+    assert [s["stage"] for s in exact.stages[1.0]][0] == "bpda-exact:apgd-ce-linf"
+    assert exact.robust_accuracy[0.0] == api.robust_accuracy[0.0]  # at jump 0 all coincide
+    assert exact.robust_accuracy[1.0] >= api.robust_accuracy[1.0]
+    both = jumprelu.adaptive_suite(
+        model, x, y, jumps=[1.0], surrogates=["exact", *SURROGATES], settings=FAST, **kw
+    )
+    assert both.robust_accuracy[1.0] <= exact.robust_accuracy[1.0]

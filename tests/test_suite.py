@@ -144,7 +144,7 @@ def test_suite_cells_record_stages_and_checks(tmp_path: Path) -> None:
     [
         {"suite": "autoattack"},
         {"surrogates": ["smooth-0"]},
-        {"surrogates": ["exact"]},
+        {"surrogates": ["exact+noise"]},
         {"surrogates": ["relu+noise"]},  # noise without a sigma
         {"noise_sigma": -0.1},
         {"noise_samples": 0},

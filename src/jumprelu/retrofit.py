@@ -32,6 +32,7 @@ __all__ = [
     "RetrofitWarning",
     "Site",
     "bpda",
+    "check_model",
     "jump_sites",
     "retrofit",
     "retrofit_with_report",
@@ -49,6 +50,33 @@ _FUNCTIONS = {
 }
 _METHODS = {"relu": False, "relu_": True}
 _NO_FORWARD = (nn.ModuleList, nn.ModuleDict, nn.ParameterList, nn.ParameterDict)
+
+
+def check_model(model: object, name: str = "model") -> nn.Module:
+    """Validate a model argument: an ``nn.Module`` instance (not its class, not a path).
+
+    Args:
+        model: what was given.
+        name: the argument's name, for the message.
+
+    Returns:
+        The model.
+
+    Raises:
+        ConfigError: naming the argument and what it got.
+    """
+    if isinstance(model, nn.Module):
+        return model
+    if isinstance(model, type):
+        got = f"the class {model.__name__} (build an instance first)"
+    else:
+        got = f"a {type(model).__name__}"
+    raise ConfigError(f"{name} must be a torch.nn.Module instance, got {got}")
+
+
+def _check_gradient_name(gradient: object) -> None:
+    if not isinstance(gradient, str):
+        raise ConfigError(f"gradient must be a name (str), got {gradient!r}")
 
 
 class RetrofitWarning(UserWarning):
@@ -244,7 +272,13 @@ def retrofit_with_report(
 
     Raises:
         RetrofitError: when no ReLU site was found.
+        ConfigError: a model that is not an ``nn.Module``, an invalid jump, eval_only or
+            gradient.
     """
+    check_model(model)
+    if not isinstance(eval_only, bool):
+        raise ConfigError(f"eval_only must be True or False, got {eval_only!r}")
+    _check_gradient_name(gradient)
     state = _State(check_jump(jump), eval_only, gradient)
     state.new()  # validates the gradient name before any work
     converted = _convert(copy.deepcopy(model), "", state)
@@ -323,7 +357,7 @@ def jump_sites(model: nn.Module) -> dict[str, JumpReLU]:
         >>> jumprelu.jump_sites(net)
         {}
     """
-    return dict(_iter_sites(model))
+    return dict(_iter_sites(check_model(model)))
 
 
 def _require_sites(model: nn.Module) -> dict[str, JumpReLU]:
@@ -377,6 +411,7 @@ def set_gradient(model: nn.Module, gradient: str) -> None:
         gradient: a name in ``jumprelu.activation.GRADIENTS``.
     """
     sites = _require_sites(model)
+    _check_gradient_name(gradient)
     JumpReLU(gradient=gradient)  # validates the name
     for site in sites.values():
         site.gradient = gradient

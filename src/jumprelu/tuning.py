@@ -8,7 +8,8 @@ quantile of that site's positive activations on validation data. Test data is ne
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import numbers
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -18,9 +19,8 @@ from torch import nn
 from jumprelu._util import model_device
 from jumprelu.datasets.core import Split
 from jumprelu.errors import ConfigError
-from jumprelu.evaluation.clean import check_tensors, predict
-from jumprelu.evaluation.jump_grid import parse_jumps
-from jumprelu.retrofit import jump_sites, retrofit, set_jump
+from jumprelu.evaluation.clean import check_split, check_tensors, jump_list, predict
+from jumprelu.retrofit import check_model, jump_sites, retrofit, set_jump
 
 __all__ = ["TuneResult", "site_quantiles", "tune"]
 
@@ -103,6 +103,20 @@ def site_quantiles(model: nn.Module, data: Split, q: float) -> dict[str, float]:
     return out
 
 
+def _quantiles(per_layer_quantiles: object) -> list[float]:
+    """The candidate quantiles, sorted: numbers in [0, 1), at least one."""
+    given = per_layer_quantiles
+    if isinstance(given, str) or not isinstance(given, Iterable) or isinstance(given, Mapping):
+        raise ConfigError(f"quantiles must be a list of numbers in [0, 1), got {given!r}")
+    values = list(given)
+    if any(isinstance(q, bool) or not isinstance(q, numbers.Real) for q in values):
+        raise ConfigError(f"quantiles must be numbers in [0, 1), got {given!r}")
+    qs = sorted(float(q) for q in values)
+    if not qs or any(not 0 <= q < 1 for q in qs):
+        raise ConfigError(f"quantiles must lie in [0, 1), got {given}")
+    return qs
+
+
 def tune(
     model: nn.Module,
     val: Split,
@@ -143,18 +157,23 @@ def tune(
         >>> result.jump  # the largest jump costing at most 1 point of validation accuracy
         1.0
     """
-    if not 0 <= max_drop < 1:
-        raise ConfigError(f"max drop must be in [0, 1), got {max_drop}")
+    check_model(model)
+    check_split(val, "val")
+    number = isinstance(max_drop, numbers.Real) and not isinstance(max_drop, bool)
+    if not number or not 0 <= max_drop < 1:
+        raise ConfigError(f"max drop must be a number in [0, 1), got {max_drop!r}")
+    if robustness is not None and not callable(robustness):
+        raise ConfigError(f"robustness must be a callable (model -> score), got {robustness!r}")
+    per_layer = per_layer_quantiles is not None
+    grid = [] if per_layer else sorted(jump_list(jumps))
+    qs = _quantiles(per_layer_quantiles) if per_layer else []
     if len(val) == 0:
         raise ConfigError("the validation split is empty: tune needs examples to choose on")
     jm = retrofit(model, 0.0)
     _check_val(jm, val)
     base = _accuracy(jm, val)
     rows: list[dict[str, Any]] = []
-    if per_layer_quantiles is not None:
-        qs = sorted(float(q) for q in per_layer_quantiles)
-        if not qs or any(not 0 <= q < 1 for q in qs):
-            raise ConfigError(f"quantiles must lie in [0, 1), got {per_layer_quantiles}")
+    if per_layer:
         best_q, best_sites = None, {}
         for q in qs:
             set_jump(jm, 0.0)
@@ -168,7 +187,7 @@ def tune(
             None, max_drop, base, rows, len(val), site_jumps=best_sites, quantile=best_q
         )
     chosen, best_score = 0.0, float("-inf")
-    for jump in sorted(parse_jumps(jumps)):
+    for jump in grid:
         set_jump(jm, jump)
         acc = _accuracy(jm, val)
         row: dict[str, Any] = {"jump": jump, "accuracy": acc, "drop": base - acc}

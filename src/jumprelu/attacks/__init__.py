@@ -265,7 +265,7 @@ def make_attack(name: str, **settings: Any) -> Attack:
         ...
         jumprelu.errors.ConfigError: attack 'fgsm' has no setting steps; settings: eps, loss, bounds
     """
-    spec = ATTACKS.get(name)
+    spec = ATTACKS.get(name) if isinstance(name, str) else None
     if spec is None:
         raise ConfigError(f"unknown attack {name!r}; known: {', '.join(ATTACKS)}")
     allowed = _settings(spec)

@@ -13,6 +13,7 @@ argument, else the ``JUMPRELU_DATA`` environment variable); ``digits`` ships wit
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 from pathlib import Path
 
@@ -103,7 +104,8 @@ def load_split(
         A ``Split`` with float32 x (N, C, H, W) in [0, 1] and int64 y (N,).
 
     Raises:
-        ConfigError: unknown dataset or split, or a bad val_size.
+        ConfigError: unknown dataset or split, a bad val_size or seed, or a data_dir or
+            download of the wrong type.
         DataError: missing, corrupt or unverifiable files.
 
     Example:
@@ -114,6 +116,15 @@ def load_split(
         >>> len(jumprelu.load_split("digits", "train")), len(jumprelu.load_split("digits", "val"))
         (1150, 288)
     """
+    if not isinstance(dataset, str):
+        raise ConfigError(f"dataset must be a name (str), got {dataset!r}")
+    if data_dir is not None and not isinstance(data_dir, (str, os.PathLike)):
+        raise ConfigError(f"data_dir must be a path (str or Path) or None, got {data_dir!r}")
+    whole = isinstance(seed, numbers.Integral) and not isinstance(seed, bool)
+    if not whole or not -(2**63) <= seed < 2**64:  # what torch.Generator.manual_seed takes
+        raise ConfigError(f"seed must be an integer in [-2**63, 2**64), got {seed!r}")
+    if not isinstance(download, bool):
+        raise ConfigError(f"download must be True or False, got {download!r}")
     info, loader = _registered(dataset)
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")

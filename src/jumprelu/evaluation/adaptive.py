@@ -31,7 +31,7 @@ from jumprelu.evaluation.protocol import suite_stage_settings
 from jumprelu.evaluation.suite import suite_cell
 from jumprelu.evaluation.summaries import indicator_counts
 from jumprelu.evaluation.units import SUITE_STAGES, SUITE_SURROGATES, check_surrogate
-from jumprelu.retrofit import jump_sites, retrofit, set_jump
+from jumprelu.retrofit import check_model, jump_sites, retrofit, set_jump
 
 __all__ = ["SuiteResult", "adaptive_suite"]
 
@@ -153,19 +153,39 @@ def adaptive_suite(
         >>> sorted(r.robust_accuracy)
         [0.0]
     """
-    if norm not in NORMS:
+    check_model(model)
+    if not isinstance(norm, str) or norm not in NORMS:
         raise ConfigError(f"unknown norm {norm!r}; known: {', '.join(NORMS)}")
     budget = real("eps", eps, low=0.0, high=MAX_EPS, open_low=True)
-    if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor) or x.dim() != 4:
-        raise ConfigError("x must be an (N, C, H, W) tensor and y an (N,) tensor")
+    if not isinstance(x, torch.Tensor) or x.dim() != 4:
+        what = tuple(x.shape) if isinstance(x, torch.Tensor) else f"a {type(x).__name__}"
+        raise ConfigError(f"x must be an (N, C, H, W) tensor, got {what}")
+    if not isinstance(y, torch.Tensor):
+        raise ConfigError(f"y must be an (N,) tensor of labels, got a {type(y).__name__}")
+    if device is not None and not isinstance(device, (str, torch.device)):
+        raise ConfigError(f"device must be a name such as 'cpu' or 'cuda', got {device!r}")
+    if jumps is not None and (isinstance(jumps, str) or not isinstance(jumps, Sequence)):
+        raise ConfigError(f"jumps must be a list of numbers, got {jumps!r}")
+    if surrogates is not None and (
+        isinstance(surrogates, str)
+        or not isinstance(surrogates, Sequence)
+        or not all(isinstance(s, str) for s in surrogates)
+    ):
+        raise ConfigError(f"surrogates must be a list of names (strings), got {surrogates!r}")
+    if settings is not None and not (
+        isinstance(settings, Mapping)
+        and all(isinstance(k, str) and isinstance(v, Mapping) for k, v in settings.items())
+    ):
+        raise ConfigError(
+            f"settings must be a dict of dicts, e.g. {{'square-linf': {{'queries': 1000}}}}, "
+            f"got {settings!r}"
+        )
     size = 500 if batch_size is None else check_count("batch size", batch_size)
     check_count("seed", seed, minimum=0, maximum=2**63 - 1)
     check_count("check n", check_n, minimum=0)
     chosen = [check_surrogate(s) for s in (surrogates or SUITE_SURROGATES)]
     if any(s.endswith("+noise") for s in chosen):
         raise ConfigError("+noise surrogates need a noise sigma: use `jumprelu evaluate`")
-    if jumps is not None and (isinstance(jumps, str) or not isinstance(jumps, Sequence)):
-        raise ConfigError(f"jumps must be a list of numbers, got {jumps!r}")
     grid = None if jumps is None else [check_jump(j) for j in jumps]
     if grid is not None and not grid:
         raise ConfigError("jumps: give at least one (or None for the model as given)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -11,12 +11,21 @@ import torch
 from torch import nn
 
 from jumprelu._util import eval_mode, fast_layout, model_device
+from jumprelu.attacks.norms import check_count
 from jumprelu.datasets.core import Split
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.jump_grid import parse_jumps
-from jumprelu.retrofit import jump_sites, retrofit, set_jump
+from jumprelu.retrofit import check_model, jump_sites, retrofit, set_jump
 
-__all__ = ["CleanSweep", "JumpAccuracy", "check_tensors", "clean_accuracy_sweep", "predict"]
+__all__ = [
+    "CleanSweep",
+    "JumpAccuracy",
+    "check_split",
+    "check_tensors",
+    "clean_accuracy_sweep",
+    "jump_list",
+    "predict",
+]
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +41,15 @@ def predict(model: nn.Module, x: torch.Tensor, *, batch_size: int = 1000) -> tor
 
     Returns:
         int64 predictions (N,) on the CPU.
+
+    Raises:
+        ConfigError: a model that is not an ``nn.Module``, inputs that are not a tensor, or a
+            batch size that is not an integer >= 1.
     """
+    check_model(model)
+    if not isinstance(x, torch.Tensor):
+        raise ConfigError(f"x must be a torch.Tensor of inputs (N, ...), got a {type(x).__name__}")
+    check_count("batch size", batch_size)
     dev = model_device(model)
     with eval_mode(model), torch.no_grad():
         preds = [
@@ -82,6 +99,42 @@ class CleanSweep:
         return asdict(self)
 
 
+def check_split(data: object, name: str = "data") -> Split:
+    """Raise ConfigError unless ``data`` is a ``Split`` (``load_split`` returns one).
+
+    Args:
+        data: what was given.
+        name: the argument's name, for the message.
+
+    Returns:
+        The split.
+    """
+    if not isinstance(data, Split):
+        raise ConfigError(
+            f"{name} must be a jumprelu Split (from load_split), got a {type(data).__name__}"
+        )
+    return data
+
+
+def jump_list(jumps: object) -> list[float]:
+    """Validate a grid of global jumps: numbers, or a comma-separated string of them.
+
+    Returns:
+        The jumps as floats (``parse_jumps``).
+
+    Raises:
+        ConfigError: not a list or string, empty, or an invalid jump.
+    """
+    if isinstance(jumps, str):
+        return parse_jumps(jumps)
+    if not isinstance(jumps, Iterable) or isinstance(jumps, Mapping):
+        raise ConfigError(
+            f"jumps must be a list of numbers or a comma-separated string, "
+            f"got a {type(jumps).__name__}"
+        )
+    return parse_jumps(list(jumps))
+
+
 def clean_accuracy_sweep(
     model: nn.Module,
     data: Split,
@@ -115,7 +168,10 @@ def clean_accuracy_sweep(
         >>> [(row.jump, row.n, row.accuracy > 0.9) for row in sweep.rows]
         [(0.0, 359, True), (1.0, 359, True)]
     """
-    grid = parse_jumps(jumps)
+    check_model(model)
+    check_split(data)
+    grid = jump_list(jumps)
+    check_count("batch size", batch_size)
     # The layout evaluate runs in (channels_last on the CPU), so both report the same clean
     # accuracy: an activation within float32 rounding of the jump can fall on either side of
     # it depending on the layout (one CIFAR-10 image of the authors' ResNet-20 at jump 0.06 on

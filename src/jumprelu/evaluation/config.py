@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,8 +136,55 @@ class EvalConfig:
     def __post_init__(self) -> None:
         self.validate()
 
+    def _check_types(self) -> None:
+        """Raise ConfigError for a field of the wrong type (``validate_source`` calls it first):
+        names are strings, lists of names lists of strings, settings a dict of dicts."""
+        for label, value in (
+            ("dataset", self.dataset),
+            ("protocol", self.protocol),
+            ("split", self.split),
+            ("device", self.device),
+            ("bpda gradient", self.bpda_gradient),
+        ):
+            if not isinstance(value, str):
+                raise ConfigError(f"{label} must be a string, got {value!r}")
+        for label, optional in (
+            ("arch", self.arch),
+            ("checkpoint", self.checkpoint),
+            ("suite", self.suite),
+            ("model", self.model),
+            ("data", self.data),
+            ("val data", self.val_data),
+        ):
+            if optional is not None and not isinstance(optional, str):
+                raise ConfigError(f"{label} must be a string or None, got {optional!r}")
+        if self.data_dir is not None and not isinstance(self.data_dir, (str, os.PathLike)):
+            raise ConfigError(f"data dir must be a path or None, got {self.data_dir!r}")
+        for label, names in (
+            ("attacks", self.attacks),
+            ("threats", self.threats),
+            ("adaptive extra", self.adaptive_extra),
+            ("surrogates", self.surrogates),
+        ):
+            if names is None and label == "surrogates":
+                continue
+            if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+                raise ConfigError(f"{label} must be a list of names (strings), got {names!r}")
+        if not isinstance(self.settings, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, Mapping) for k, v in self.settings.items()
+        ):
+            raise ConfigError(
+                f"settings must be a dict of dicts, e.g. {{'pgd-linf': {{'steps': 100}}}}, "
+                f"got {self.settings!r}"
+            )
+        if not isinstance(self.jumps, (str, list, tuple)):
+            raise ConfigError(
+                f"jumps must be a list of jumps or a comma-separated string, got {self.jumps!r}"
+            )
+
     def validate_source(self) -> None:
         """Validate the jumps and what names the model and data (``validate`` calls it)."""
+        self._check_types()
         object.__setattr__(self, "jumps", parse_grid(self.jumps))
         resolve_device(self.device)  # CUDA asked for and absent: one line, before anything
         if self.model is not None and self.arch is not None:

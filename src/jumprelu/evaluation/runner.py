@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from jumprelu.attacks import make_attack
 from jumprelu.datasets.core import Split
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.cells import load_cell
-from jumprelu.evaluation.clean import check_tensors
+from jumprelu.evaluation.clean import check_split, check_tensors
 from jumprelu.evaluation.config import EvalConfig
 from jumprelu.evaluation.document import assemble
 from jumprelu.evaluation.jump_grid import check_sites
@@ -45,7 +46,7 @@ from jumprelu.evaluation.results import write_json
 from jumprelu.evaluation.threats import attack_space
 from jumprelu.evaluation.work import Work
 from jumprelu.models.normalize import mean_std_of
-from jumprelu.retrofit import jump_sites, retrofit
+from jumprelu.retrofit import check_model, jump_sites, retrofit
 
 __all__ = ["check_data", "evaluate"]
 
@@ -119,6 +120,12 @@ def evaluate(
         >>> doc["schema"], doc["config"]["attacks"]
         ('jumprelu.results', ['fgsm'])
     """
+    if not isinstance(config, EvalConfig):
+        raise ConfigError(f"config must be an EvalConfig, got a {type(config).__name__}")
+    check_model(model)
+    check_split(data)
+    if not isinstance(out_dir, (str, os.PathLike)):
+        raise ConfigError(f"out_dir must be a path (str or Path), got {out_dir!r}")
     if not config.attacks and config.suite is None:
         raise ConfigError("no attack given")
     out, (rank, world) = Path(out_dir), rank_world()

@@ -83,10 +83,14 @@ def split_unit(name: str) -> tuple[str, str | None]:
 
 
 def check_surrogate(name: str) -> str:
-    """Validate a BPDA surrogate: a JumpReLU gradient other than "exact", optionally "+noise"."""
+    """Validate a BPDA surrogate: a JumpReLU gradient, optionally "+noise". "exact" is the
+    defence's own gradient (zero below the jump): what a plain AutoAttack run attacks through,
+    the number to put beside the sweep's (units ``bpda-exact:NAME``)."""
+    if not isinstance(name, str):
+        raise ConfigError(f"a surrogate is a name, got {name!r}")
     base = name.removesuffix(NOISE_SUFFIX)
-    if base == "exact" or ":" in name:
-        raise ConfigError(f"surrogate {name!r}: use relu, smooth or smooth-WIDTH (+noise)")
+    if ":" in name or (base == "exact" and base != name):
+        raise ConfigError(f"surrogate {name!r}: use exact, relu, smooth or smooth-WIDTH (+noise)")
     check_gradient(base)
     return name
 

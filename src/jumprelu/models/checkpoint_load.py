@@ -8,6 +8,7 @@ metadata or the zoo, and checks that the weights fit before loading them.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from jumprelu.models.weights import check_finite, check_fits
 from jumprelu.models.zoo import ZooEntry
 from jumprelu.models.zoo_files import PREFIX, resolve_checkpoint
 
-__all__ = ["load_checkpoint", "read_weights"]
+__all__ = ["check_path", "load_checkpoint", "read_weights"]
 
 #: Per-channel ``(mean, std)``.
 Stats = tuple[tuple[float, ...], tuple[float, ...]]
@@ -49,6 +50,12 @@ def _split_normalized(
     except ConfigError as exc:
         raise CheckpointError(f"invalid normalize.mean/std in {path}: {exc}") from exc
     return net_state, stats
+
+
+def check_path(path: object, name: str = "path") -> None:
+    """Raise ConfigError unless ``path`` is a file path: a ``str`` or an ``os.PathLike``."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ConfigError(f"{name} must be a file path (str or Path), got {path!r}")
 
 
 def load_checkpoint(
@@ -85,7 +92,8 @@ def load_checkpoint(
     Raises:
         CheckpointError: unreadable file, missing arch or normalisation, metadata conflicts,
             non-finite weights, or weights that do not fit the architecture.
-        ConfigError: an unknown arch or option, or invalid mean/std.
+        ConfigError: a path that is not a str or Path, an unknown arch or option, or invalid
+            mean/std.
 
     Example:
         >>> import torch, jumprelu
@@ -95,6 +103,7 @@ def load_checkpoint(
         >>> model(torch.zeros(1, 1, 8, 8)).shape
         torch.Size([1, 10])
     """
+    check_path(path)
     p, entry = resolve_checkpoint(path)
     dev = resolve_device(device)
     state, meta = read_state_dict(p, device="cpu")

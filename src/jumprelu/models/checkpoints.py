@@ -21,12 +21,13 @@ from safetensors.torch import save_file
 from torch import nn
 
 from jumprelu._util import atomic_write
-from jumprelu.errors import CheckpointError
+from jumprelu.errors import CheckpointError, ConfigError
 from jumprelu.models import NormalizedModel, build_net, get_arch
 from jumprelu.models.checkpoint_files import read_state_dict, strip_module
-from jumprelu.models.checkpoint_load import load_checkpoint, read_weights
+from jumprelu.models.checkpoint_load import check_path, load_checkpoint, read_weights
 from jumprelu.models.checkpoint_meta import FORMAT, VERSION, CheckpointMeta, to_plain
 from jumprelu.models.weights import check_finite, check_fits
+from jumprelu.retrofit import check_model
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -83,7 +84,8 @@ def save_checkpoint(
         CheckpointError: statistics that disagree with the model's, weights that do not fit
             ``meta.arch``, non-finite weights, non-plain metadata, or a failed write (an
             existing file at ``path`` is then left untouched).
-        ConfigError: an unknown arch or option.
+        ConfigError: a model that is not an ``nn.Module``, a path that is not a str or Path,
+            meta that is not a ``CheckpointMeta``, or an unknown arch or option.
 
     Example:
         >>> import os, tempfile, jumprelu
@@ -95,6 +97,10 @@ def save_checkpoint(
         >>> saved.arch, saved.mean == meta.mean, saved.training == meta.training
         ('digitsnet', True, True)
     """
+    check_model(model)
+    check_path(path)
+    if not isinstance(meta, CheckpointMeta):
+        raise ConfigError(f"meta must be a CheckpointMeta, got a {type(meta).__name__}")
     p = Path(path)
     net = model
     if isinstance(model, NormalizedModel):
