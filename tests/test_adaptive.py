@@ -197,7 +197,7 @@ def test_the_exact_surrogate_is_what_a_plain_attack_sees(
     exact = jumprelu.adaptive_suite(
         model, x, y, jumps=[0.0, 1.0], surrogates=["exact"], settings=FAST, **kw
     )
-    assert [s["stage"] for s in exact.stages[1.0]][0] == "bpda-exact:apgd-ce-linf"
+    assert exact.stages[1.0][0]["stage"] == "bpda-exact:apgd-ce-linf"
     assert exact.robust_accuracy[0.0] == api.robust_accuracy[0.0]  # at jump 0 all coincide
     assert exact.robust_accuracy[1.0] >= api.robust_accuracy[1.0]
     both = jumprelu.adaptive_suite(
