@@ -71,3 +71,13 @@ def test_authors_lenet_baseline_reproduces_reference_clean_accuracy() -> None:
     sweep = clean_accuracy_sweep(model, test, "0,0.5,1.0,1.5")
     assert [r.n for r in sweep.rows] == [10_000] * 4
     assert [r.correct for r in sweep.rows] == [9955, 9954, 9953, 9934]
+
+
+def test_a_model_without_parameters_runs() -> None:
+    """No weights at all (a fixed function): the device is the CPU, no StopIteration."""
+    model = nn.Sequential(nn.AdaptiveAvgPool2d((1, 10)), nn.Flatten(), nn.ReLU())
+    x = torch.rand(6, 1, 8, 8)
+    data = Split(x, torch.arange(6) % 10, DATASETS["digits"], "test")
+    sweep = clean_accuracy_sweep(model, data, [0.0, 0.1])
+    assert [r.n for r in sweep.rows] == [6, 6]
+    assert torch.equal(predict(model, x), model(x).argmax(1))
