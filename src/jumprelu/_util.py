@@ -27,6 +27,7 @@ __all__ = [
     "NULL_PROGRESS",
     "Progress",
     "atomic_write",
+    "check_model",
     "eval_mode",
     "fast_layout",
     "model_device",
@@ -66,6 +67,28 @@ def real(name: str, value: object, *, low: float, high: float, open_low: bool = 
     if v != 0 and abs(v) < TINY:
         raise ConfigError(f"{name} {value!r} is too small for float32 (0, or at least {TINY:g})")
     return v
+
+
+def check_model(model: object, name: str = "model") -> nn.Module:
+    """Validate a model argument: an ``nn.Module`` instance (not its class, not a path).
+
+    Args:
+        model: what was given.
+        name: the argument's name, for the message.
+
+    Returns:
+        The model.
+
+    Raises:
+        ConfigError: naming the argument and what it got.
+    """
+    if isinstance(model, nn.Module):
+        return model
+    if isinstance(model, type):
+        got = f"the class {model.__name__} (build an instance first)"
+    else:
+        got = f"a {type(model).__name__}"
+    raise ConfigError(f"{name} must be a torch.nn.Module instance, got {got}")
 
 
 def model_device(model: nn.Module) -> torch.device:

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from jumprelu._util import check_model
 from jumprelu.activation import JumpReLU, check_jump
 from jumprelu.errors import ConfigError, RetrofitError
 
@@ -32,7 +33,6 @@ __all__ = [
     "RetrofitWarning",
     "Site",
     "bpda",
-    "check_model",
     "jump_sites",
     "retrofit",
     "retrofit_with_report",
@@ -50,28 +50,6 @@ _FUNCTIONS = {
 }
 _METHODS = {"relu": False, "relu_": True}
 _NO_FORWARD = (nn.ModuleList, nn.ModuleDict, nn.ParameterList, nn.ParameterDict)
-
-
-def check_model(model: object, name: str = "model") -> nn.Module:
-    """Validate a model argument: an ``nn.Module`` instance (not its class, not a path).
-
-    Args:
-        model: what was given.
-        name: the argument's name, for the message.
-
-    Returns:
-        The model.
-
-    Raises:
-        ConfigError: naming the argument and what it got.
-    """
-    if isinstance(model, nn.Module):
-        return model
-    if isinstance(model, type):
-        got = f"the class {model.__name__} (build an instance first)"
-    else:
-        got = f"a {type(model).__name__}"
-    raise ConfigError(f"{name} must be a torch.nn.Module instance, got {got}")
 
 
 def _check_gradient_name(gradient: object) -> None:

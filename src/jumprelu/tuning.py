@@ -16,11 +16,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from jumprelu._util import model_device
+from jumprelu._util import check_model, model_device
 from jumprelu.datasets.core import Split
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.clean import check_split, check_tensors, jump_list, predict
-from jumprelu.retrofit import check_model, jump_sites, retrofit, set_jump
+from jumprelu.retrofit import jump_sites, retrofit, set_jump
 
 __all__ = ["TuneResult", "site_quantiles", "tune"]
 

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from jumprelu._util import fast_layout, model_device, real, resolve_device
+from jumprelu._util import check_model, fast_layout, model_device, real, resolve_device
 from jumprelu.activation import check_jump
 from jumprelu.attacks import make_attack
 from jumprelu.attacks.norms import NORMS, check_count
@@ -31,7 +31,7 @@ from jumprelu.evaluation.protocol import suite_stage_settings
 from jumprelu.evaluation.suite import suite_cell
 from jumprelu.evaluation.summaries import indicator_counts
 from jumprelu.evaluation.units import SUITE_STAGES, SUITE_SURROGATES, check_surrogate
-from jumprelu.retrofit import check_model, jump_sites, retrofit, set_jump
+from jumprelu.retrofit import jump_sites, retrofit, set_jump
 
 __all__ = ["SuiteResult", "adaptive_suite"]
 

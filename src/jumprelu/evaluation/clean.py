@@ -10,12 +10,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from jumprelu._util import eval_mode, fast_layout, model_device
+from jumprelu._util import check_model, eval_mode, fast_layout, model_device
 from jumprelu.attacks.norms import check_count
 from jumprelu.datasets.core import Split
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.jump_grid import parse_jumps
-from jumprelu.retrofit import check_model, jump_sites, retrofit, set_jump
+from jumprelu.retrofit import jump_sites, retrofit, set_jump
 
 __all__ = [
     "CleanSweep",

@@ -27,6 +27,7 @@ from jumprelu._util import (
     LOCK_NAME,
     NULL_PROGRESS,
     Progress,
+    check_model,
     fast_layout,
     resolve_device,
     run_lock,
@@ -46,7 +47,7 @@ from jumprelu.evaluation.results import write_json
 from jumprelu.evaluation.threats import attack_space
 from jumprelu.evaluation.work import Work
 from jumprelu.models.normalize import mean_std_of
-from jumprelu.retrofit import check_model, jump_sites, retrofit
+from jumprelu.retrofit import jump_sites, retrofit
 
 __all__ = ["check_data", "evaluate"]
 

@@ -20,14 +20,13 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from jumprelu._util import atomic_write
+from jumprelu._util import atomic_write, check_model
 from jumprelu.errors import CheckpointError, ConfigError
 from jumprelu.models import NormalizedModel, build_net, get_arch
 from jumprelu.models.checkpoint_files import read_state_dict, strip_module
 from jumprelu.models.checkpoint_load import check_path, load_checkpoint, read_weights
 from jumprelu.models.checkpoint_meta import FORMAT, VERSION, CheckpointMeta, to_plain
 from jumprelu.models.weights import check_finite, check_fits
-from jumprelu.retrofit import check_model
 
 __all__ = [
     "DEFAULT_MODEL",
