@@ -24,7 +24,15 @@ from torch import nn
 from jumprelu._util import real
 from jumprelu.errors import ConfigError
 
-__all__ = ["GRADIENTS", "JumpReLU", "check_gradient", "check_jump", "jump_relu", "smooth_surrogate"]
+__all__ = [
+    "GRADIENTS",
+    "JumpReLU",
+    "MeanSparse",
+    "check_gradient",
+    "check_jump",
+    "jump_relu",
+    "smooth_surrogate",
+]
 
 
 #: The largest jump (and smooth-surrogate width) accepted: far above any activation, and
@@ -228,3 +236,108 @@ class JumpReLU(nn.Module):
         if self.gradient != "exact":
             extra += f", gradient={self.gradient!r}"
         return extra
+
+
+class _MeanSparseFn(torch.autograd.Function):
+    """Forward: MeanSparse. Backward by ``mode``: "exact" (zero inside the band), "relu"
+    (straight-through: the identity's 1) or a smooth width (the derivative of
+    mu + (x - mu) * sigmoid((|x - mu| - band) / t), t = width * band + 1e-6)."""
+
+    @staticmethod
+    def forward(
+        ctx: Any, x: torch.Tensor, mu: torch.Tensor, band: torch.Tensor, mode: str | float
+    ) -> torch.Tensor:
+        ctx.save_for_backward(x, mu, band)
+        ctx.mode = mode
+        return torch.where((x - mu).abs() < band, mu.expand_as(x), x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, None, None, None]:
+        x, mu, band = ctx.saved_tensors
+        if ctx.mode == "relu":
+            return grad, None, None, None
+        dist = (x - mu).abs()
+        if ctx.mode == "exact":
+            return (
+                torch.where(dist < band, torch.zeros((), dtype=grad.dtype), grad),
+                None,
+                None,
+                None,
+            )
+        t = float(ctx.mode) * band + 1e-6
+        sig = torch.sigmoid((dist - band) / t)
+        return grad * (sig + dist * sig * (1 - sig) / t), None, None, None
+
+
+class MeanSparse(nn.Module):
+    """MeanSparse (Amini, Teymoorianfard, Ma and Houmansadr 2024, arXiv 2406.05927): a feature
+    within ``alpha`` standard deviations of its channel's mean becomes that mean.
+
+    ``y = mu_c if |x - mu_c| < alpha * sigma_c else x`` per channel (dimension 1), with the
+    channel's training mean and standard deviation. Its input gradient is zero inside the band,
+    as JumpReLU's is below the jump; ``gradient`` chooses what an attack backpropagates:
+    "exact" (what a plain attack sees), "relu" (straight-through: the identity's gradient,
+    BPDA) or "smooth"/"smooth-W" (a sigmoid surrogate of the band, width W times the band).
+
+    Args:
+        mean: per-channel means (C,).
+        std: per-channel standard deviations (C,), > 0.
+        alpha: the band's half-width in standard deviations (>= 0; 0 is the identity).
+        gradient: as for ``JumpReLU``.
+
+    Example:
+        >>> import torch, jumprelu
+        >>> from jumprelu.activation import MeanSparse
+        >>> op = MeanSparse(torch.tensor([0.0]), torch.tensor([1.0]), alpha=0.5)
+        >>> op(torch.tensor([[-1.0, -0.2, 0.3, 2.0]]).T)  # one channel, four samples
+        tensor([[-1.],
+                [ 0.],
+                [ 0.],
+                [ 2.]])
+    """
+
+    mean: torch.Tensor
+    std: torch.Tensor
+    alpha: torch.Tensor
+    gradient: str
+
+    def __init__(
+        self, mean: torch.Tensor, std: torch.Tensor, alpha: float = 0.0, *, gradient: str = "exact"
+    ) -> None:
+        super().__init__()
+        mean, std = mean.detach().float().flatten(), std.detach().float().flatten()
+        if (
+            mean.shape != std.shape
+            or not bool(torch.isfinite(mean).all())
+            or not bool((torch.isfinite(std) & (std > 0)).all())
+        ):
+            raise ConfigError("MeanSparse needs finite per-channel means and stds > 0")
+        self.register_buffer("mean", mean)
+        self.register_buffer("std", std)
+        self.register_buffer("alpha", torch.tensor(real("alpha", alpha, low=0.0, high=MAX_JUMP)))
+        check_gradient(gradient)
+        self.gradient = gradient
+
+    def set_alpha(self, alpha: float) -> None:
+        """Change the band's half-width (in standard deviations) in place."""
+        self.alpha.fill_(real("alpha", alpha, low=0.0, high=MAX_JUMP))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the operator (out of place; the identity at alpha 0, bit for bit)."""
+        if float(self.alpha) == 0:
+            return x
+        shape = (1, -1, *([1] * (x.dim() - 2)))
+        mu = self.mean.to(x.dtype).view(shape)
+        band = (self.alpha * self.std).to(x.dtype).view(shape)
+        name = self.gradient
+        mode: str | float = name
+        if name.startswith("smooth"):
+            mode = SMOOTH_WIDTH if name == "smooth" else float(name.removeprefix("smooth-"))
+        elif name not in ("exact", "relu"):
+            raise ConfigError(f"MeanSparse has no gradient {name!r}")
+        out: torch.Tensor = _MeanSparseFn.apply(x, mu, band, mode)  # type: ignore[no-untyped-call]
+        return out
+
+    def extra_repr(self) -> str:
+        extra = f"channels={len(self.mean)}, alpha={float(self.alpha):g}"
+        return extra + (f", gradient={self.gradient!r}" if self.gradient != "exact" else "")

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from jumprelu._util import check_model
-from jumprelu.activation import JumpReLU, check_jump
+from jumprelu.activation import JumpReLU, MeanSparse, check_jump
 from jumprelu.errors import ConfigError, RetrofitError
 
 __all__ = [
@@ -285,15 +285,26 @@ def retrofit_with_report(
 
 
 def retrofit(
-    model: nn.Module, jump: float = 0.0, *, eval_only: bool = False, gradient: str = "exact"
+    model: nn.Module,
+    jump: float = 0.0,
+    *,
+    eval_only: bool = False,
+    gradient: str = "exact",
+    kind: str = "jumprelu",
+    calibration: torch.Tensor | None = None,
 ) -> nn.Module:
     """Return a copy of ``model`` with every ReLU site replaced by JumpReLU.
 
     Args:
         model: a trained model using ReLU; it is not modified.
-        jump: threshold kappa >= 0 for every site (0 reproduces the original logits exactly).
+        jump: threshold kappa >= 0 for every site (0 reproduces the original logits exactly);
+            for ``kind="meansparse"`` the band alpha in standard deviations.
         eval_only: apply the jump in eval mode only (the paper's code); see ``JumpReLU``.
         gradient: backward variant, a name in ``jumprelu.activation.GRADIENTS``.
+        kind: "jumprelu", or "meansparse": a ``MeanSparse`` operator before every ReLU site
+            (the sites stay JumpReLU at jump 0), its statistics from ``calibration``
+            (``jumprelu.meansparse``).
+        calibration: training images in [0, 1] for MeanSparse's per-channel statistics.
 
     Returns:
         The retrofitted copy; ``jump_sites`` lists its JumpReLU sites.
@@ -309,6 +320,14 @@ def retrofit(
         >>> torch.equal(jm(x), net(x))  # jump 0 reproduces the original logits
         True
     """
+    if kind == "meansparse":
+        from jumprelu.meansparse import retrofit_meansparse
+
+        if calibration is None:
+            raise ConfigError("kind='meansparse' needs calibration images (the training split)")
+        return retrofit_meansparse(model, jump, calibration, gradient=gradient)
+    if kind != "jumprelu":
+        raise ConfigError(f"unknown retrofit kind {kind!r}; known: jumprelu, meansparse")
     return retrofit_with_report(model, jump, eval_only=eval_only, gradient=gradient)[0]
 
 
@@ -391,8 +410,14 @@ def set_gradient(model: nn.Module, gradient: str) -> None:
     sites = _require_sites(model)
     _check_gradient_name(gradient)
     JumpReLU(gradient=gradient)  # validates the name
-    for site in sites.values():
+    every: list[JumpReLU | MeanSparse] = [*sites.values(), *_bands(model)]
+    for site in every:
         site.gradient = gradient
+
+
+def _bands(model: nn.Module) -> list[MeanSparse]:
+    """The MeanSparse operators of a model (``kind="meansparse"``), which BPDA also sets."""
+    return [m for m in model.modules() if isinstance(m, MeanSparse)]
 
 
 @contextlib.contextmanager
@@ -415,11 +440,11 @@ def bpda(model: nn.Module, gradient: str) -> Iterator[nn.Module]:
         >>> with jumprelu.bpda(jm, "relu"):
         ...     pass  # attacks here see the straight-through gradient
     """
-    sites = _require_sites(model)
-    before = {name: site.gradient for name, site in sites.items()}
+    sites: list[JumpReLU | MeanSparse] = [*_require_sites(model).values(), *_bands(model)]
+    before = [site.gradient for site in sites]
     set_gradient(model, gradient)
     try:
         yield model
     finally:
-        for name, site in sites.items():
-            site.gradient = before[name]
+        for site, previous in zip(sites, before, strict=True):
+            site.gradient = previous

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from jumprelu._util import check_model, fast_layout, model_device, real, resolve_device
-from jumprelu.activation import check_jump
+from jumprelu.activation import MeanSparse, check_jump
 from jumprelu.attacks import make_attack
 from jumprelu.attacks.norms import NORMS, check_count
 from jumprelu.errors import ConfigError
@@ -282,8 +282,10 @@ def _sites(model: nn.Module) -> dict[str, Any]:
 
 
 def _level(model: nn.Module) -> float:
-    """The largest jump of a model's sites (0 without sites)."""
-    return max((float(s.jump) for s in _sites(model).values()), default=0.0)
+    """The defence's strength: the largest jump of its sites, or MeanSparse band (0: none,
+    when every surrogate is the original gradient and one stands for all)."""
+    bands = [float(m.alpha) for m in model.modules() if isinstance(m, MeanSparse)]
+    return max([*(float(s.jump) for s in _sites(model).values()), *bands], default=0.0)
 
 
 def _correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, size: int) -> torch.Tensor:
