@@ -111,3 +111,55 @@ def test_bad_retrofit_kinds_are_one_line_errors(
 ) -> None:
     with pytest.raises(ConfigError, match=needle):
         jumprelu.retrofit(digits[0], 0.5, **kwargs)
+
+
+def test_cli_evaluates_meansparse_bands_alpha_zero_is_the_plain_network(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--retrofit meansparse``: the grid's values are bands; at 0 every cell equals the plain
+    network's (JumpReLU at jump 0); the record and the report name the defence."""
+    import json
+
+    from jumprelu.cli.main import main
+
+    base = ["-q", "evaluate", "--dataset", "digits", "--n", "12", "--attacks", "fgsm"]
+    base += ["--threats", "white,adaptive", "--adaptive-extra=", "--jumps", "0,1"]
+    assert (
+        main([*base, "--retrofit", "meansparse", "--calib-n", "300", "--out", str(tmp_path / "ms")])
+        == 0
+    )
+    assert main([*base, "--out", str(tmp_path / "jr")]) == 0
+    capsys.readouterr()
+    ms, jr = (json.loads((tmp_path / d / "results.json").read_text()) for d in ("ms", "jr"))
+    assert ms["config"]["retrofit"] == "meansparse" and "retrofit" not in jr["config"]
+    assert ms["provenance"]["calibration"]["n"] == 300
+    at0 = {c["attack"]: c["metrics"]["adv_accuracy"] for c in ms["cells"] if c["jump"] == 0}
+    assert at0 == {c["attack"]: c["metrics"]["adv_accuracy"] for c in jr["cells"] if c["jump"] == 0}
+    assert "MeanSparse" in (tmp_path / "ms" / "report.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--calib-n", "10"], "--calib-n goes with --retrofit meansparse"),
+        (["--retrofit", "meansparse", "--jumps", "0,@m.json"], "takes numbers"),
+        (["--retrofit", "meansparse", "--calib-n", "0"], "calib n must be"),
+    ],
+)
+def test_cli_meansparse_errors_are_one_line(
+    extra: list[str], needle: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from jumprelu.cli.main import main
+
+    (tmp_path / "m.json").write_text('{"net.act1": 0.5}')
+    argv = ["-q", "evaluate", "--dataset", "digits", "--n", "5", "--attacks", "fgsm"]
+    argv = [
+        *argv,
+        "--threats",
+        "white",
+        *[e.replace("@m.json", f"@{tmp_path}/m.json") for e in extra],
+    ]
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()

@@ -55,6 +55,19 @@ def grid_arguments(p: argparse.ArgumentParser, jumps: str) -> None:
         "OUT/jumps.json), sites it omits at jump 0",
     )
     p.add_argument("--val-data", help="validation data for tune with --data (default: carved)")
+    p.add_argument(
+        "--retrofit",
+        default="jumprelu",
+        choices=["jumprelu", "meansparse"],
+        help="the defence: jumprelu (--jumps are jumps kappa) or meansparse (--jumps are "
+        "MeanSparse bands alpha in standard deviations, statistics from the training split; "
+        "evaluate only)",
+    )
+    p.add_argument(
+        "--calib-n",
+        type=int,
+        help="meansparse: calibrate on the first N training images (default: all)",
+    )
     p.set_defaults(default_jumps=jumps)
     p.add_argument(
         "--attacks",

@@ -77,6 +77,8 @@ def eval_config(args: argparse.Namespace) -> Any:
         settings=_settings(args.set or []),
         adaptive_extra=names(args.adaptive_extra),
         bpda_gradient=args.bpda_gradient,
+        retrofit=args.retrofit,
+        calib_n=args.calib_n,
     )
 
 

@@ -67,7 +67,14 @@ def run_evaluate(
     fetch_data(config)
     data = load_data(config)
     model, extra, config = load_model(config, data)
-    return evaluate(config, model, data, out_dir, progress=progress, extra=extra)
+    calibration = None
+    if config.retrofit == "meansparse":
+        train = load_split(config.dataset, "train", data_dir=config.data_dir, seed=config.seed)
+        calibration = train.x[: config.calib_n]
+        extra["calibration"] = {"split": "train", "n": len(calibration), "seed": config.seed}
+    return evaluate(
+        config, model, data, out_dir, progress=progress, extra=extra, calibration=calibration
+    )
 
 
 def run_tune(
@@ -88,6 +95,8 @@ def run_tune(
     positive activations (``tuning.tune``), the chosen mapping evaluated as one grid point and
     written to ``out_dir/jumps.json`` (``{"site": jump}``) once the evaluation is done.
     """
+    if config.retrofit != "jumprelu":
+        raise ConfigError("tune chooses JumpReLU's jump; --retrofit meansparse: use evaluate")
     candidates = _scalar_jumps(config, "tune")
     fetch_data(config)
     if config.data is None:

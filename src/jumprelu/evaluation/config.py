@@ -94,6 +94,11 @@ class EvalConfig:
         mean: per-channel normalisation means (override the checkpoint's and the dataset's).
         std: per-channel normalisation standard deviations (given with ``mean``).
         num_classes: number of classes (default: the dataset's).
+        retrofit: the defence: "jumprelu" (``jumps`` are jumps kappa) or "meansparse"
+            (``jumps`` are MeanSparse bands alpha, in standard deviations; the operators'
+            statistics come from the dataset's training split).
+        calib_n: MeanSparse's calibration images: the first ``calib_n`` of the training split
+            (None: all of it).
 
     Example:
         >>> import jumprelu
@@ -132,6 +137,8 @@ class EvalConfig:
     mean: list[float] | None = None
     std: list[float] | None = None
     num_classes: int | None = None
+    retrofit: str = "jumprelu"
+    calib_n: int | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -191,6 +198,16 @@ class EvalConfig:
             raise ConfigError("--arch goes with --checkpoint; --model builds its own network")
         if self.data is not None and self.split != "test":
             raise ConfigError("--split picks a built-in dataset's split; --data is read whole")
+        if self.retrofit not in ("jumprelu", "meansparse"):
+            raise ConfigError(f"unknown retrofit {self.retrofit!r}; known: jumprelu, meansparse")
+        if self.retrofit != "meansparse" and self.calib_n is not None:
+            raise ConfigError("--calib-n goes with --retrofit meansparse")
+        if self.calib_n is not None:
+            check_count("calib n", self.calib_n, maximum=10**9)
+        if self.retrofit == "meansparse" and self.data is not None:
+            raise ConfigError("--retrofit meansparse calibrates on a built-in training split")
+        if self.retrofit == "meansparse" and any(isinstance(p, dict) for p in self.jumps):
+            raise ConfigError("--retrofit meansparse takes numbers (bands alpha) as --jumps")
         if self.data is not None and self.data_dir is not None:
             raise ConfigError("--data-dir locates built-in datasets; --data names its own files")
         for spec in (self.data, self.val_data):
@@ -306,6 +323,8 @@ class EvalConfig:
             "noise_sigma": 0.0,
             "noise_samples": 8,
             **dict.fromkeys(("model", "data", "val_data", "mean", "std", "num_classes")),
+            "retrofit": "jumprelu",
+            "calib_n": None,
         }
         for key, default in new.items():  # added later: at their defaults digests stay valid
             if d[key] == default:

@@ -17,7 +17,7 @@ from typing import Any
 
 from torch import nn
 
-from jumprelu.activation import check_jump
+from jumprelu.activation import MeanSparse, check_jump
 from jumprelu.errors import ConfigError
 from jumprelu.retrofit import set_jump
 
@@ -76,7 +76,13 @@ def point_level(point: Point) -> float:
 
 
 def apply_point(model: nn.Module, point: Point) -> None:
-    """Set a retrofitted model's jumps to ``point`` (sites a mapping omits: jump 0)."""
+    """Set a retrofitted model's jumps to ``point`` (sites a mapping omits: jump 0); for a
+    MeanSparse retrofit, its operators' band alpha (its sites stay at jump 0)."""
+    bands = [m for m in model.modules() if isinstance(m, MeanSparse)]
+    if bands and not isinstance(point, Mapping):
+        for op in bands:
+            op.set_alpha(point)
+        return
     if isinstance(point, Mapping):
         set_jump(model, 0.0)
     set_jump(model, point)

@@ -92,6 +92,7 @@ def evaluate(
     *,
     progress: Progress = NULL_PROGRESS,
     extra: dict[str, Any] | None = None,
+    calibration: torch.Tensor | None = None,
 ) -> dict[str, Any]:
     """Run the grid, resuming finished runs, and write the results.
 
@@ -102,6 +103,8 @@ def evaluate(
         out_dir: run directory (created; refused when it holds another config's results).
         progress: told about every run and batch (progress bars; see ``_util.Progress``).
         extra: additional provenance (checkpoint hash, tuning, ...).
+        calibration: the images MeanSparse's statistics come from (``config.retrofit``
+            "meansparse" only: its dataset's training split).
 
     Returns:
         The results document (also written to ``out_dir/results.json``).
@@ -137,7 +140,9 @@ def evaluate(
         settings = (stage_settings if name in stages else attack_settings)(name, config, std=1.0)
         make_attack(name, **settings).check_classes(classes)
     base = model.to(dev).eval()
-    jm = retrofit(base, 0.0)  # a copy
+    if (config.retrofit == "meansparse") != (calibration is not None):
+        raise ConfigError("calibration images go with retrofit 'meansparse', and it needs them")
+    jm = retrofit(base, 0.0, kind=config.retrofit, calibration=calibration)  # a copy
     check_sites(config.jumps, jump_sites(jm))
     with torch.no_grad():
         probe = data.x[: config.batch_size].to(dev)

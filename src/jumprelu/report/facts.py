@@ -83,6 +83,7 @@ def facts(doc: Doc) -> tuple[tuple[str, str], ...]:
     rows = [
         ("data", f"{cfg.get('dataset', '?')} / {cfg.get('split', '?')}, n = {n}"),
         ("model", model),
+        ("defence", _defence(cfg, prov)),
         ("protocol", f"{cfg.get('protocol', '?')} ({doc['conventions'].get('space', '?')})"),
         ("jumps", ", ".join(fmt_jump(j) for j in jumps(doc))),
         ("threat models", ", ".join(threats(doc))),
@@ -91,7 +92,7 @@ def facts(doc: Doc) -> tuple[tuple[str, str], ...]:
         ("created", str(prov.get("created", "?"))),
     ]
     if chosen is not None:
-        rows.insert(4, ("chosen jump", f"{fmt_jump(chosen)} (by tune, on validation data)"))
+        rows.insert(5, ("chosen jump", f"{fmt_jump(chosen)} (by tune, on validation data)"))
     return tuple(rows)
 
 
@@ -123,3 +124,12 @@ def provenance_rows(doc: Doc) -> tuple[tuple[str, str], ...]:
     }
     rows += [(k, text(v)) for k, v in prov.items() if k not in known]
     return tuple(rows)
+
+
+def _defence(cfg: Doc, prov: Doc) -> str:
+    """The retrofit and what its grid values are."""
+    if cfg.get("retrofit", "jumprelu") != "meansparse":
+        return "JumpReLU; the grid's values are jumps kappa"
+    calib = prov.get("calibration") or {}
+    n = calib.get("n", "?") if isinstance(calib, dict) else "?"
+    return f"MeanSparse; the grid's values are bands alpha (std), statistics of {n} training images"
