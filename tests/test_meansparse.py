@@ -163,3 +163,18 @@ def test_cli_meansparse_errors_are_one_line(
     err = capsys.readouterr().err
     assert needle in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+def test_tune_picks_alpha_on_validation_data(
+    digits: tuple[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor],
+) -> None:
+    """As it picks kappa: the largest band within max_drop of the plain network's accuracy."""
+    model, train, _, _ = digits
+    val = jumprelu.load_split("digits", "val")
+    result = jumprelu.tune(model, val, [0.0, 0.5, 1.0, 4.0], max_drop=0.01, calibration=train)
+    drops = {r["jump"]: r["drop"] for r in result.rows}
+    assert drops[0.0] == 0 and result.jump is not None
+    assert drops[result.jump] <= 0.01 + 1e-12
+    assert all(d > 0.01 for j, d in drops.items() if j > result.jump)
+    with pytest.raises(ConfigError, match="per-layer"):
+        jumprelu.tune(model, val, [0.0], calibration=train, per_layer_quantiles=[0.5])

@@ -20,6 +20,7 @@ from jumprelu._util import check_model, model_device
 from jumprelu.datasets.core import Split
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.clean import check_split, check_tensors, jump_list, predict
+from jumprelu.meansparse import set_alpha
 from jumprelu.retrofit import jump_sites, retrofit, set_jump
 
 __all__ = ["TuneResult", "site_quantiles", "tune"]
@@ -126,11 +127,14 @@ def tune(
     robustness: Callable[[nn.Module], float] | None = None,
     metric: str | None = None,
     per_layer_quantiles: Sequence[float] | None = None,
+    calibration: torch.Tensor | None = None,
 ) -> TuneResult:
     """Pick the jump on validation data.
 
     Args:
         model: the trained ReLU model (not modified).
+        calibration: MeanSparse instead of JumpReLU: the training images its statistics come
+            from; ``jumps`` are then its bands alpha (``retrofit(kind="meansparse")``).
         val: validation split (carved from the training set): at least one example, checked
             against the model (``evaluation.clean.check_tensors``: labels in its classes).
         jumps: candidate global jumps.
@@ -169,7 +173,11 @@ def tune(
     qs = _quantiles(per_layer_quantiles) if per_layer else []
     if len(val) == 0:
         raise ConfigError("the validation split is empty: tune needs examples to choose on")
-    jm = retrofit(model, 0.0)
+    if calibration is not None and per_layer_quantiles is not None:
+        raise ConfigError("per-layer tuning sets JumpReLU's jumps; MeanSparse takes one alpha")
+    kind = "jumprelu" if calibration is None else "meansparse"
+    jm = retrofit(model, 0.0, kind=kind, calibration=calibration)
+    choose = set_jump if calibration is None else set_alpha
     _check_val(jm, val)
     base = _accuracy(jm, val)
     rows: list[dict[str, Any]] = []
@@ -188,7 +196,7 @@ def tune(
         )
     chosen, best_score = 0.0, float("-inf")
     for jump in grid:
-        set_jump(jm, jump)
+        choose(jm, jump)
         acc = _accuracy(jm, val)
         row: dict[str, Any] = {"jump": jump, "accuracy": acc, "drop": base - acc}
         if base - acc <= max_drop + 1e-12:

@@ -61,7 +61,7 @@ def grid_arguments(p: argparse.ArgumentParser, jumps: str) -> None:
         choices=["jumprelu", "meansparse"],
         help="the defence: jumprelu (--jumps are jumps kappa) or meansparse (--jumps are "
         "MeanSparse bands alpha in standard deviations, statistics from the training split; "
-        "evaluate only)",
+        "tune picks alpha as it picks kappa)",
     )
     p.add_argument(
         "--calib-n",

@@ -67,14 +67,20 @@ def run_evaluate(
     fetch_data(config)
     data = load_data(config)
     model, extra, config = load_model(config, data)
-    calibration = None
-    if config.retrofit == "meansparse":
-        train = load_split(config.dataset, "train", data_dir=config.data_dir, seed=config.seed)
-        calibration = train.x[: config.calib_n]
-        extra["calibration"] = {"split": "train", "n": len(calibration), "seed": config.seed}
+    calibration = _calibration(config, extra)
     return evaluate(
         config, model, data, out_dir, progress=progress, extra=extra, calibration=calibration
     )
+
+
+def _calibration(config: EvalConfig, extra: dict[str, Any]) -> Any:
+    """MeanSparse's calibration images (the training split), recorded in ``extra``; or None."""
+    if config.retrofit != "meansparse":
+        return None
+    train = load_split(config.dataset, "train", data_dir=config.data_dir, seed=config.seed)
+    calibration = train.x[: config.calib_n]
+    extra["calibration"] = {"split": "train", "n": len(calibration), "seed": config.seed}
+    return calibration
 
 
 def run_tune(
@@ -95,8 +101,6 @@ def run_tune(
     positive activations (``tuning.tune``), the chosen mapping evaluated as one grid point and
     written to ``out_dir/jumps.json`` (``{"site": jump}``) once the evaluation is done.
     """
-    if config.retrofit != "jumprelu":
-        raise ConfigError("tune chooses JumpReLU's jump; --retrofit meansparse: use evaluate")
     candidates = _scalar_jumps(config, "tune")
     fetch_data(config)
     if config.data is None:
@@ -117,8 +121,14 @@ def run_tune(
         val, rest = carve_val(full, 0.2 if val_size is None else val_size, config.seed)
         test = take_n(config, rest)
     model, extra, config = load_model(config, test)
+    calibration = _calibration(config, extra)
     result = tune(
-        model, val, candidates, max_drop=max_drop, per_layer_quantiles=per_layer_quantiles
+        model,
+        val,
+        candidates,
+        max_drop=max_drop,
+        per_layer_quantiles=per_layer_quantiles,
+        calibration=calibration,
     )
     grid: list[Any] = [0.0, result.site_jumps] if result.site_jumps else [0.0]
     if result.jump is not None:
@@ -127,7 +137,9 @@ def run_tune(
     extra["tuning"] = result.to_dict()
     if config.data is not None and config.val_data is None:
         extra["tuning"]["validation"] = f"carved from {config.data} (seed {config.seed})"
-    doc = evaluate(test_config, model, test, out_dir, progress=progress, extra=extra)
+    doc = evaluate(
+        test_config, model, test, out_dir, progress=progress, extra=extra, calibration=calibration
+    )
     if result.site_jumps:
         write_json(Path(out_dir) / "jumps.json", result.site_jumps)
     return doc
