@@ -109,8 +109,8 @@ def main() -> None:
     )
     if reference("linf", 0.1, False, 1) is None:
         print(
-            "# AutoAttack is not importable (add a checkout of github.com/fra31/auto-attack to PYTHONPATH): "
-            "running jumprelu only"
+            "# AutoAttack is not importable (add a checkout of github.com/fra31/auto-attack "
+            "to PYTHONPATH): running jumprelu only"
         )
     rows: list[dict[str, object]] = []
     print(f"{'norm':5} {'eps':>5} {'attack':26} {'robust acc %':>12} {'max norm':>9} {'s':>7}")
