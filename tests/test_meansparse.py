@@ -178,3 +178,9 @@ def test_tune_picks_alpha_on_validation_data(
     assert all(d > 0.01 for j, d in drops.items() if j > result.jump)
     with pytest.raises(ConfigError, match="per-layer"):
         jumprelu.tune(model, val, [0.0], calibration=train, per_layer_quantiles=[0.5])
+
+
+def test_a_loaded_state_dict_sets_the_band() -> None:
+    op = MeanSparse(torch.tensor([0.0]), torch.tensor([1.0]), alpha=0.0)
+    op.load_state_dict(MeanSparse(torch.tensor([0.0]), torch.tensor([1.0]), alpha=0.5).state_dict())
+    assert op(torch.tensor([[0.3]])).item() == 0.0  # inside the loaded band

@@ -122,13 +122,14 @@ def test_local_copy_directory(tmp_path: Path, _dirs: Path, monkeypatch: pytest.M
     assert resolve_checkpoint("paper:tiny") == (local / "Tiny.pkl", entry)
 
 
+def _offline(url: str, dest: Path) -> None:
+    raise urllib.error.URLError("Name or service not known")
+
+
 def test_offline_without_cache_says_where_to_put_the_file(
     _dirs: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def offline(url: str, dest: Path) -> None:
-        raise urllib.error.URLError("Name or service not known")
-
-    monkeypatch.setattr(_files, "fetch_url", offline)
+    monkeypatch.setattr(_files, "fetch_url", _offline)
     args = ["accuracy", "--checkpoint", "paper:wrn34-4-cifar10-baseline", "--dataset", "cifar10"]
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
@@ -261,11 +262,7 @@ def test_offline_leaves_no_cache_directory_behind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A JUMPRELU_CACHE that does not exist is not created by a download that fails."""
-
-    def offline(url: str, dest: Path) -> None:
-        raise urllib.error.URLError("Name or service not known")
-
-    monkeypatch.setattr(_files, "fetch_url", offline)
+    monkeypatch.setattr(_files, "fetch_url", _offline)
     monkeypatch.setenv("JUMPRELU_CACHE", str(tmp_path / "a" / "b" / "c"))
     monkeypatch.delenv("JUMPRELU_CHECKPOINTS", raising=False)
     args = ["accuracy", "--checkpoint", "paper:wrn34-4-cifar10-baseline", "--dataset", "cifar10"]

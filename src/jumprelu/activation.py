@@ -314,17 +314,23 @@ class MeanSparse(nn.Module):
             raise ConfigError("MeanSparse needs finite per-channel means and stds > 0")
         self.register_buffer("mean", mean)
         self.register_buffer("std", std)
-        self.register_buffer("alpha", torch.tensor(real("alpha", alpha, low=0.0, high=MAX_JUMP)))
+        self._alpha = real("alpha", alpha, low=0.0, high=MAX_JUMP)  # no device sync per call
+        self.register_buffer("alpha", torch.tensor(self._alpha))
         check_gradient(gradient)
         self.gradient = gradient
 
+    def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._alpha = float(self.alpha)  # the loaded band, not the constructed one
+
     def set_alpha(self, alpha: float) -> None:
         """Change the band's half-width (in standard deviations) in place."""
-        self.alpha.fill_(real("alpha", alpha, low=0.0, high=MAX_JUMP))
+        self._alpha = real("alpha", alpha, low=0.0, high=MAX_JUMP)
+        self.alpha.fill_(self._alpha)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the operator (out of place; the identity at alpha 0, bit for bit)."""
-        if float(self.alpha) == 0:
+        if self._alpha == 0:
             return x
         shape = (1, -1, *([1] * (x.dim() - 2)))
         mu = self.mean.to(x.dtype).view(shape)
