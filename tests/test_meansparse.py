@@ -141,7 +141,7 @@ def test_cli_evaluates_meansparse_bands_alpha_zero_is_the_plain_network(
 @pytest.mark.parametrize(
     ("extra", "needle"),
     [
-        (["--calib-n", "10"], "--calib-n goes with --retrofit meansparse"),
+        (["--calib-n", "10"], "--calib-n goes with a calibrated --retrofit"),
         (["--retrofit", "meansparse", "--jumps", "0,@m.json"], "takes numbers"),
         (["--retrofit", "meansparse", "--calib-n", "0"], "calib n must be"),
     ],

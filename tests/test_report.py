@@ -162,7 +162,7 @@ def tables_by_key(out: Path, doc: Doc) -> dict[str, dict[str, list[list[str]]]]:
     """{"md": {key: rows}, "html": {key: rows}} with keys overview, threat-*, settings, tuning."""
     protocol = doc["config"]["protocol"]
     titles = {
-        "overview": "Accuracy under attack by jump",
+        "overview": "Accuracy under attack by kappa",
         "settings": "Attack settings",
         "tuning": "Jump selection on validation data",
         **{
@@ -211,7 +211,7 @@ def test_every_table_number_matches_results(run: tuple[Path, Doc, ReportFiles], 
 
     # overview: one row per jump; clean, every (threat, attack) and the ensemble per column
     header, *rows = tables["overview"]
-    assert header[:3] == ["jump", "n", "clean %"] and header[-1] == "ensemble %"
+    assert header[:3] == ["kappa", "n", "clean %"] and header[-1] == "ensemble %"
     assert header[-3:-1] == ["L∞ ≤ 0.1 %", "L2 ≤ 1 %"]  # within-budget ensembles
     units = [tuple(h.split("/", 1)) for h in header[3:-3]]
     assert sorted(units) == sorted({(t, a) for t, a, _ in cells})
@@ -234,7 +234,7 @@ def test_every_table_number_matches_results(run: tuple[Path, Doc, ReportFiles], 
     seen = set()
     for threat in threats:
         header, *rows = tables[f"threat-{threat}"]
-        assert header[:2] == ["attack", "jump"]
+        assert header[:2] == ["attack", "kappa"]
         assert set(header[2:]) == set(METRIC_COLUMNS)
         for row in rows:
             key = (threat, row[0], jump_of(row[1]))
@@ -326,7 +326,7 @@ def test_flags_conventions_and_provenance_are_shown(run: tuple[Path, Doc, Report
     text = unescape(re.sub(r"<[^>]+>", " ", page))
     for body in (_md_unescape(md), text):
         flat = " ".join(body.split())
-        first_table = flat.index("Accuracy under attack by jump")
+        first_table = flat.index("Accuracy under attack by kappa")
         if doc["flags"]:
             assert flat.index("Sanity flags") < first_table  # prominently, near the top
         for f in doc["flags"]:

@@ -369,3 +369,31 @@ def test_masked_gradients_suite_is_no_weaker_than_square_alone(norm: str) -> Non
     acc_suite = float(suite.adv_correct.float().mean())
     acc_alone = 1 - float(alone.success.float().mean())
     assert acc_suite <= acc_alone + 0.01, (acc_suite, acc_alone, suite.stages)
+
+
+def test_own_gradient_pass_comes_first_and_equals_the_exact_only_suite() -> None:
+    """With ``exact`` beside other surrogates, the cascade first runs every stage through the
+    defence's own gradient (Square included), and the points that pass leaves robust are
+    exactly those of the exact-only suite; then the other surrogates' gradient stages run on
+    them (no second Square)."""
+    plan = suite_plan("linf", ["exact", "relu"], 1.0)
+    assert plan == [
+        ("apgd-ce-linf", "exact"),
+        ("apgd-t-linf", "exact"),
+        ("fmn-linf", "exact"),
+        ("square-linf", None),
+        ("apgd-ce-linf", "relu"),
+        ("apgd-t-linf", "relu"),
+        ("fmn-linf", "relu"),
+    ]
+    model, _ = load_checkpoint(default_model_path())
+    data = load_split("digits", "test").take(40)
+    jm = retrofit(model, 1.0)
+    kw: dict[str, Any] = {"eps": 0.1, "jump": 1.0, "settings": _settings, "batch_size": 500}
+    both = run_suite("linf", jm, data.x, data.y, surrogates=["exact", "relu"], **kw)
+    alone = run_suite("linf", jm, data.x, data.y, surrogates=["exact"], **kw)
+    assert both.own_robust is not None and alone.own_robust is not None
+    assert torch.equal(both.own_robust, alone.adv_correct)
+    assert torch.equal(alone.own_robust, alone.adv_correct)
+    assert bool((both.adv_correct <= both.own_robust).all())  # the sweep only adds breaks
+    assert run_suite("linf", jm, data.x, data.y, surrogates=["relu"], **kw).own_robust is None

@@ -30,6 +30,7 @@ __all__ = [
     "MeanSparse",
     "check_gradient",
     "check_jump",
+    "check_jumps",
     "jump_relu",
     "smooth_surrogate",
 ]
@@ -53,6 +54,46 @@ def check_jump(jump: float) -> float:
         ConfigError: when the jump is not a number in [0, ``MAX_JUMP``] (float32 carries it).
     """
     return real("jump", jump, low=0.0, high=MAX_JUMP)
+
+
+#: A jump: one threshold, or one per channel (learned thresholds, ``jumprelu.learn``).
+Jump = float | list[float]
+
+
+def check_jumps(jump: object, where: str = "") -> Jump:
+    """Validate a jump or a per-channel list of jumps (each as ``check_jump``).
+
+    Args:
+        jump: a number, or a non-empty list (or 1-d tensor) of numbers, one per channel.
+        where: what it is (e.g. a site), prefixed to the error message.
+
+    Returns:
+        A float, or a list of floats.
+
+    Raises:
+        ConfigError: not a number or list of numbers, an empty list, or an invalid jump.
+    """
+    at = f"{where}: " if where else ""
+    if isinstance(jump, torch.Tensor):
+        if jump.dim() > 1:
+            raise ConfigError(f"{at}per-channel jumps must be 1-d, not {list(jump.shape)}")
+        jump = jump.tolist()
+    if isinstance(jump, (list, tuple)):
+        if not jump:
+            raise ConfigError(f"{at}a per-channel jump list must not be empty")
+        bad = [v for v in jump if isinstance(v, bool) or not isinstance(v, (int, float))]
+        if bad:
+            raise ConfigError(f"{at}per-channel jumps must be numbers, got {bad[0]!r}")
+        try:
+            return [check_jump(v) for v in jump]
+        except ConfigError as exc:
+            raise ConfigError(f"{at}{exc}") from None
+    if isinstance(jump, bool) or not isinstance(jump, (int, float)):
+        raise ConfigError(f"{at}jump must be a number or a list of numbers, got {jump!r}")
+    try:
+        return check_jump(jump)
+    except ConfigError as exc:
+        raise ConfigError(f"{at}{exc}") from None
 
 
 def _forward(x: torch.Tensor, jump: torch.Tensor) -> torch.Tensor:
@@ -213,13 +254,24 @@ class JumpReLU(nn.Module):
         self._fn = _gradient_fn(gradient)
         self._fn_name = self.gradient = gradient
 
-    def set_jump(self, jump: float) -> None:
+    def set_jump(self, jump: float | list[float] | torch.Tensor) -> None:
         """Change the threshold in place.
 
         Args:
-            jump: new threshold kappa >= 0.
+            jump: new threshold kappa >= 0, or one per channel (a list or 1-d tensor; the
+                input's dimension 1 must then have that many channels).
         """
-        self.jump.fill_(check_jump(jump))
+        value = check_jumps(jump)
+        if isinstance(value, list) or self.jump.dim():  # a new shape: a new buffer
+            self.jump = torch.tensor(value, dtype=self.jump.dtype, device=self.jump.device)
+        else:
+            self.jump.fill_(value)
+
+    def _load_from_state_dict(self, state_dict: Any, prefix: str, *args: Any) -> None:
+        saved = state_dict.get(prefix + "jump")
+        if isinstance(saved, torch.Tensor) and saved.shape != self.jump.shape:
+            self.jump = torch.empty_like(saved, device=self.jump.device)  # per-channel jumps
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the activation (out of place)."""
@@ -227,10 +279,22 @@ class JumpReLU(nn.Module):
             return torch.relu(x)
         if self._fn_name != self.gradient:  # the attribute may be set directly
             self._fn, self._fn_name = _gradient_fn(self.gradient), self.gradient
-        return self._fn(x, self.jump.to(x.dtype))
+        jump = self.jump.to(x.dtype)
+        if jump.dim():
+            channels = x.shape[1] if x.dim() > 1 else -1
+            if channels != jump.numel():
+                raise ConfigError(
+                    f"JumpReLU has {jump.numel()} per-channel jumps but its input "
+                    f"{list(x.shape)} has {max(channels, 0)} channels (dimension 1)"
+                )
+            jump = jump.view(1, -1, *([1] * (x.dim() - 2)))
+        return self._fn(x, jump)
 
     def extra_repr(self) -> str:
-        extra = f"jump={float(self.jump):g}"
+        if self.jump.dim():
+            extra = f"jump=[{self.jump.numel()} channels, max {float(self.jump.max()):g}]"
+        else:
+            extra = f"jump={float(self.jump):g}"
         if self.eval_only:
             extra += ", eval_only=True"
         if self.gradient != "exact":

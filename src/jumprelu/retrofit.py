@@ -25,7 +25,8 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from jumprelu._util import check_model
-from jumprelu.activation import JumpReLU, MeanSparse, check_jump
+from jumprelu.activation import Jump, JumpReLU, MeanSparse, check_jump, check_jumps
+from jumprelu.defences import DEFENCES
 from jumprelu.errors import ConfigError, RetrofitError
 
 __all__ = [
@@ -327,7 +328,7 @@ def retrofit(
             raise ConfigError("kind='meansparse' needs calibration images (the training split)")
         return retrofit_meansparse(model, jump, calibration, gradient=gradient)
     if kind != "jumprelu":
-        raise ConfigError(f"unknown retrofit kind {kind!r}; known: jumprelu, meansparse")
+        raise ConfigError(f"unknown retrofit kind {kind!r}; known: {', '.join(DEFENCES)}")
     return retrofit_with_report(model, jump, eval_only=eval_only, gradient=gradient)[0]
 
 
@@ -364,13 +365,13 @@ def _require_sites(model: nn.Module) -> dict[str, JumpReLU]:
     return sites
 
 
-def set_jump(model: nn.Module, jump: float | Mapping[str, float]) -> None:
+def set_jump(model: nn.Module, jump: float | Mapping[str, Jump]) -> None:
     """Change the jump of a retrofitted model in place.
 
     Args:
         model: a retrofitted model.
-        jump: one threshold for every site, or a mapping from site name to threshold
-            (sites not named keep their jump).
+        jump: one threshold for every site, or a mapping from site name to threshold or to a
+            list of per-channel thresholds (sites not named keep their jump).
 
     Raises:
         ConfigError: for an invalid jump or an unknown site name.
@@ -391,7 +392,7 @@ def set_jump(model: nn.Module, jump: float | Mapping[str, float]) -> None:
             raise ConfigError(
                 f"unknown JumpReLU site(s) {', '.join(unknown)}; known: {', '.join(sites)}"
             )
-        values = {name: check_jump(value) for name, value in jump.items()}
+        values = {name: check_jumps(value, f"site {name!r}") for name, value in jump.items()}
         for name, value in values.items():
             sites[name].set_jump(value)
     else:

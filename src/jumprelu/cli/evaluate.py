@@ -12,7 +12,7 @@ from typing import Any
 
 from jumprelu.cli.args import device, positive
 from jumprelu.cli.grid import grid_arguments, source_arguments, tune_arguments
-from jumprelu.cli.grid_config import eval_config, per_layer_quantiles, source
+from jumprelu.cli.grid_config import eval_config, learn_steps, per_layer_quantiles, source
 from jumprelu.cli.progress import bars
 from jumprelu.cli.show import print_results, print_sites, print_sweep, print_tuning
 from jumprelu.errors import JumpReLUError
@@ -144,6 +144,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 
     _need_source_and_out(args)
     quantiles = per_layer_quantiles(args)
+    steps = learn_steps(args)
     with _distributed(args.device) as rank:
         with bars(args.quiet or rank != 0) as progress:
             doc = run_tune(
@@ -151,6 +152,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
                 args.out,
                 max_drop=args.max_drop,
                 per_layer_quantiles=quantiles,
+                learn_steps=steps,
                 progress=progress,
             )
         if rank == 0:

@@ -11,6 +11,7 @@ import argparse
 
 from jumprelu.cli.args import class_count, device, finite, floats, run_dir, seed
 from jumprelu.cli.settings import attack_setting
+from jumprelu.defences import DEFENCES
 
 __all__ = [
     "DEFAULT_ATTACKS",
@@ -58,7 +59,7 @@ def grid_arguments(p: argparse.ArgumentParser, jumps: str) -> None:
     p.add_argument(
         "--retrofit",
         default="jumprelu",
-        choices=["jumprelu", "meansparse"],
+        choices=list(DEFENCES),
         help="the defence: jumprelu (--jumps are jumps kappa) or meansparse (--jumps are "
         "MeanSparse bands alpha in standard deviations, statistics from the training split; "
         "tune picks alpha as it picks kappa)",
@@ -150,4 +151,16 @@ def tune_arguments(p: argparse.ArgumentParser) -> None:
         "--quantiles",
         type=floats,
         help=f"--per-layer candidate quantiles in [0, 1) (default: {DEFAULT_QUANTILES})",
+    )
+    p.add_argument(
+        "--learn-thresholds",
+        action="store_true",
+        help="learn one jump per channel of every site on the training split (weights "
+        "frozen; clean + PGD cross-entropy through the smooth surrogate), stop within "
+        "--max-drop on validation data, evaluate on test and write OUT/jumps.json",
+    )
+    p.add_argument(
+        "--learn-steps",
+        type=int,
+        help="--learn-thresholds optimisation steps (default 200, batches of 64)",
     )

@@ -9,7 +9,7 @@ from jumprelu.cli.args import floats
 from jumprelu.cli.grid import DEFAULT_ATTACKS, DEFAULT_QUANTILES
 from jumprelu.errors import JumpReLUError
 
-__all__ = ["eval_config", "names", "per_layer_quantiles", "source"]
+__all__ = ["eval_config", "learn_steps", "names", "per_layer_quantiles", "source"]
 
 
 def source(args: argparse.Namespace) -> dict[str, Any]:
@@ -104,3 +104,32 @@ def per_layer_quantiles(args: argparse.Namespace) -> list[float] | None:
     if args.jumps is not None:
         raise JumpReLUError("--per-layer tunes quantiles (--quantiles), not --jumps")
     return list(args.quantiles or floats(DEFAULT_QUANTILES))
+
+
+#: Steps of ``tune --learn-thresholds`` when ``--learn-steps`` is not given.
+DEFAULT_LEARN_STEPS = 200
+
+
+def learn_steps(args: argparse.Namespace) -> int | None:
+    """The steps of ``tune --learn-thresholds`` (None without it)."""
+    if not args.learn_thresholds:
+        if args.learn_steps is not None:
+            raise JumpReLUError("--learn-steps goes with --learn-thresholds")
+        return None
+    if args.per_layer:
+        raise JumpReLUError(
+            "--learn-thresholds learns one jump per channel; --per-layer tunes one per layer: "
+            "give one of them"
+        )
+    if args.jumps is not None:
+        raise JumpReLUError("--learn-thresholds learns the jumps: --jumps is not taken")
+    if args.retrofit != "jumprelu":
+        raise JumpReLUError("--learn-thresholds learns JumpReLU's jumps: not with --retrofit")
+    if args.data:
+        raise JumpReLUError(
+            "--learn-thresholds trains on a built-in dataset's training split: not with --data"
+        )
+    steps = DEFAULT_LEARN_STEPS if args.learn_steps is None else args.learn_steps
+    if not 1 <= steps <= 100_000:
+        raise JumpReLUError(f"--learn-steps must be an integer in [1, 100000], got {steps}")
+    return steps

@@ -21,13 +21,16 @@ from jumprelu.cli.loading import (
     load_model,
     take_n,
 )
-from jumprelu.datasets.core import carve_val, load_data_spec, load_split
+from jumprelu.datasets.core import Split, carve_val, load_data_spec, load_split
+from jumprelu.defences import DEFENCES
 from jumprelu.errors import ConfigError, DataError
 from jumprelu.evaluation.clean import CleanSweep, clean_accuracy_sweep
 from jumprelu.evaluation.config import EvalConfig
-from jumprelu.evaluation.jump_grid import has_maps
+from jumprelu.evaluation.jump_grid import has_maps, point_label
+from jumprelu.evaluation.protocol import budgets
 from jumprelu.evaluation.results import write_json
 from jumprelu.evaluation.runner import evaluate
+from jumprelu.learn import learn_thresholds
 from jumprelu.tuning import tune
 
 __all__ = ["load_data", "load_model", "run_accuracy", "run_evaluate", "run_tune"]
@@ -75,7 +78,7 @@ def run_evaluate(
 
 def _calibration(config: EvalConfig, extra: dict[str, Any]) -> Any:
     """MeanSparse's calibration images (the training split), recorded in ``extra``; or None."""
-    if config.retrofit != "meansparse":
+    if not DEFENCES[config.retrofit].calibrated:
         return None
     train = load_split(config.dataset, "train", data_dir=config.data_dir, seed=config.seed)
     calibration = train.x[: config.calib_n]
@@ -90,6 +93,7 @@ def run_tune(
     max_drop: float = 0.01,
     val_size: int | float | None = None,
     per_layer_quantiles: list[float] | None = None,
+    learn_steps: int | None = None,
     progress: Progress = NULL_PROGRESS,
 ) -> dict[str, Any]:
     """Choose the jump on a validation split, then evaluate jump 0 and the choice on test.
@@ -99,7 +103,9 @@ def run_tune(
     part of ``config.data`` carved off before the test examples are taken from the rest.
     With ``per_layer_quantiles``, each site's jump is instead tuned as one quantile of its
     positive activations (``tuning.tune``), the chosen mapping evaluated as one grid point and
-    written to ``out_dir/jumps.json`` (``{"site": jump}``) once the evaluation is done.
+    written to ``out_dir/jumps.json`` (``{"site": jump}``) once the evaluation is done. With
+    ``learn_steps``, per-channel jumps are learned on the training split instead
+    (``learn.learn_thresholds``, at the config's L-inf budget) and written there the same way.
     """
     candidates = _scalar_jumps(config, "tune")
     fetch_data(config)
@@ -121,6 +127,8 @@ def run_tune(
         val, rest = carve_val(full, 0.2 if val_size is None else val_size, config.seed)
         test = take_n(config, rest)
     model, extra, config = load_model(config, test)
+    if learn_steps is not None:
+        return _learn(config, model, val, test, extra, out_dir, max_drop, learn_steps, progress)
     calibration = _calibration(config, extra)
     result = tune(
         model,
@@ -142,4 +150,43 @@ def run_tune(
     )
     if result.site_jumps:
         write_json(Path(out_dir) / "jumps.json", result.site_jumps)
+    return doc
+
+
+def _learn(
+    config: EvalConfig,
+    model: Any,
+    val: Split,
+    test: Split,
+    extra: dict[str, Any],
+    out_dir: str | Path,
+    max_drop: float,
+    steps: int,
+    progress: Progress,
+) -> dict[str, Any]:
+    """``tune --learn-thresholds``: learn per-channel jumps, evaluate 0 and them on test."""
+    train = load_split(config.dataset, "train", data_dir=config.data_dir, seed=config.seed)
+    eps = budgets(config, std=1.0)["linf"][0]  # pixels
+    result = learn_thresholds(
+        model, train, val, eps=eps, max_drop=max_drop, steps=steps, seed=config.seed
+    )
+    record = {k: v for k, v in result.to_dict().items() if k != "site_jumps"}
+    label = point_label(result.site_jumps)
+    extra["tuning"] = {
+        "jump": None,
+        "learned": True,
+        "label": label,
+        "file": "jumps.json",
+        **record,
+    }
+    grid: list[Any] = [0.0, result.site_jumps]
+    doc = evaluate(
+        dataclasses.replace(config, jumps=grid),
+        model,
+        test,
+        out_dir,
+        progress=progress,
+        extra=extra,
+    )
+    write_json(Path(out_dir) / "jumps.json", result.site_jumps)
     return doc

@@ -80,6 +80,9 @@ def print_results(doc: dict[str, Any], out: str) -> None:
             f"{100 * clean[cell['jump']]:6.2f}% {100 * m['adv_accuracy']:7.2f}% "
             f"{m['rho2_all']:9.4f} {m['rhoinf_all']:11.4f}"
         )
+        if cell.get("own_gradient_accuracy") is not None:
+            own = 100 * cell["own_gradient_accuracy"]
+            print(f"{'':9s} {'  own gradient only':22s} {'':>{w}s} {'':7s} {own:7.2f}%")
     for e in doc["ensemble"]:
         print(
             f"ensemble (worst case over all attacks) jump {_jump_text(e['jump'])}: "
@@ -89,7 +92,11 @@ def print_results(doc: dict[str, Any], out: str) -> None:
         print(f"FLAG {flag['code']} ({flag['where']}): {flag['message']}")
     for c in doc["clean"]:
         if "jump_map" in c:
-            sites = ", ".join(f"{k} {v:g}" for k, v in c["jump_map"].items())
+            per = c.get("jump_channels", {})
+            sites = ", ".join(
+                f"{k} {v:g}" + (f" (mean of {per[k]} channels)" if k in per else "")
+                for k, v in c["jump_map"].items()
+            )
             print(f"jump {c['jump']}: per-layer jumps {sites}")
     print(f"results: {Path(out) / 'results.json'}")
 
@@ -111,6 +118,11 @@ def tuned_text(tuning: dict[str, Any], out: str) -> str:
     """What ``tune`` chose, as printed (``tuning``: the results' ``provenance.tuning``)."""
     if tuning["jump"] is not None:
         return f"chosen jump {tuning['jump']:g}"
+    if tuning.get("learned"):
+        return (
+            f"learned per-channel jumps {tuning['label']} (validation accuracy "
+            f"{100 * tuning['accuracy']:.2f}%), written to {Path(out) / 'jumps.json'}"
+        )
     if tuning.get("site_jumps"):
         return (
             f"chosen per-layer jumps: quantile {tuning['quantile']:g} of each site's positive "

@@ -16,18 +16,20 @@ import numpy as np
 from jumprelu._util import atomic_write
 from jumprelu.evaluation.outcome import N_EXAMPLES, Outcome
 
-__all__ = ["INDICATORS", "PER_SAMPLE", "load_cell", "outcome_arrays", "save_cell"]
+__all__ = ["INDICATORS", "OPTIONAL", "PER_SAMPLE", "load_cell", "outcome_arrays", "save_cell"]
 
 #: Per-sample arrays stored for every cell.
 PER_SAMPLE = ("adv_correct", "l2", "linf", "l2_rel", "linf_rel", "zero_grad")
 #: Per-sample indicator arrays (absent from cells written before they existed).
 INDICATORS = ("zero_grad_steps", "silent", "improving", "unstable")
+#: Per-sample arrays only some cells have (``own_robust``: a suite's own-gradient pass).
+OPTIONAL = (*INDICATORS, "own_robust")
 
 
 def outcome_arrays(outcome: Outcome) -> dict[str, Any]:
     """The per-sample arrays of ``outcome`` as a cell file stores them (indicators if known)."""
     arrays = {k: getattr(outcome, k).numpy() for k in PER_SAMPLE}
-    for k in INDICATORS:
+    for k in OPTIONAL:
         value = getattr(outcome, k)
         if value is not None and len(value) == len(outcome.adv_correct):
             arrays[k] = value.numpy()
@@ -73,7 +75,7 @@ def load_cell(path: Path, n: int | None = None) -> dict[str, Any] | None:
     if not isinstance(info, dict) or not {"grad_evals", "seconds"} <= info.keys():
         return None
     size = n if n is not None else len(np.atleast_1d(arrays.get("adv_correct", ())))
-    per_sample = [*PER_SAMPLE, *(k for k in INDICATORS if k in arrays)]
+    per_sample = [*PER_SAMPLE, *(k for k in OPTIONAL if k in arrays)]
     if any(k not in arrays or arrays[k].shape != (size,) for k in per_sample):
         return None
     return arrays

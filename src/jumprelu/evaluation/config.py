@@ -14,6 +14,7 @@ from jumprelu._util import real, resolve_device
 from jumprelu.attacks import ATTACKS, make_attack
 from jumprelu.attacks.base import check_count
 from jumprelu.datasets.custom import parse_spec
+from jumprelu.defences import check_defence
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.jump_grid import Point, parse_grid
 from jumprelu.evaluation.protocol import attack_settings, budgets
@@ -198,16 +199,19 @@ class EvalConfig:
             raise ConfigError("--arch goes with --checkpoint; --model builds its own network")
         if self.data is not None and self.split != "test":
             raise ConfigError("--split picks a built-in dataset's split; --data is read whole")
-        if self.retrofit not in ("jumprelu", "meansparse"):
-            raise ConfigError(f"unknown retrofit {self.retrofit!r}; known: jumprelu, meansparse")
-        if self.retrofit != "meansparse" and self.calib_n is not None:
-            raise ConfigError("--calib-n goes with --retrofit meansparse")
+        defence = check_defence(self.retrofit)
+        if not defence.calibrated and self.calib_n is not None:
+            raise ConfigError(f"--calib-n goes with a calibrated --retrofit, not {defence.name}")
         if self.calib_n is not None:
             check_count("calib n", self.calib_n, maximum=10**9)
-        if self.retrofit == "meansparse" and self.data is not None:
-            raise ConfigError("--retrofit meansparse calibrates on a built-in training split")
-        if self.retrofit == "meansparse" and any(isinstance(p, dict) for p in self.jumps):
-            raise ConfigError("--retrofit meansparse takes numbers (bands alpha) as --jumps")
+        if defence.calibrated and self.data is not None:
+            raise ConfigError(
+                f"--retrofit {defence.name} calibrates on a built-in training split, not --data"
+            )
+        if not defence.per_site and any(isinstance(p, dict) for p in self.jumps):
+            raise ConfigError(
+                f"--retrofit {defence.name} takes numbers ({defence.meaning}) as --jumps"
+            )
         if self.data is not None and self.data_dir is not None:
             raise ConfigError("--data-dir locates built-in datasets; --data names its own files")
         for spec in (self.data, self.val_data):

@@ -12,12 +12,13 @@ from torch import nn
 
 from jumprelu.attacks import ATTACKS
 from jumprelu.datasets.core import Split
+from jumprelu.defences import DEFENCES
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.cells import PER_SAMPLE, load_cell
 from jumprelu.evaluation.checks import grid_flags
 from jumprelu.evaluation.clean import predict
 from jumprelu.evaluation.config import EvalConfig
-from jumprelu.evaluation.jump_grid import apply_point, point_label, point_value
+from jumprelu.evaluation.jump_grid import apply_point, map_summary, point_label, point_value
 from jumprelu.evaluation.metrics import robust_accuracy_curve, summarize
 from jumprelu.evaluation.outcome import N_EXAMPLES as N_SHOWN
 from jumprelu.evaluation.plan import Cell
@@ -77,7 +78,7 @@ def assemble(
     for point in config.jumps:
         apply_point(jm, point)
         jump = point_value(point)
-        mapped = {"jump_map": dict(point)} if isinstance(point, dict) else {}
+        mapped = map_summary(point) if isinstance(point, dict) else {}
         correct = predict(jm, data.x, batch_size=config.batch_size) == data.y
         target, _ = attack_space(jm, shown, config.protocol)
         clean.append(
@@ -132,6 +133,9 @@ def assemble(
                 **{k: info[k] for k in ("stages", "checks") if info.get(k)},
                 "examples_pred": predict(target, adv_shown).tolist(),
             }
+            if "own_robust" in c:  # a suite through the defence's own gradient and others
+                own = torch.from_numpy(c["own_robust"]) & correct
+                entry["own_gradient_accuracy"] = float(own.float().mean())
             if family == "minimal":
                 norm = ATTACKS[cell.run.attack].norm
                 grid = np.quantile(t[norm].numpy(), np.linspace(0, 1, 11)).tolist()
@@ -154,6 +158,7 @@ def assemble(
                 "budget": budget_accuracy(config, std, correct, seen),
             }
         )
+    defence = DEFENCES[config.retrofit]
     doc = {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -164,6 +169,7 @@ def assemble(
             "batch_size": config.batch_size,
         },
         "config_digest": config.digest(),
+        "defence": {"name": defence.name, "parameter": defence.parameter},
         "provenance": {
             **provenance(config.seed),
             "data_sha256": tensor_sha256(data.x, data.y),

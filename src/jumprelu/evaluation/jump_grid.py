@@ -2,7 +2,8 @@
 
 A grid is given as numbers and mappings, or as a comma-separated string whose items are
 numbers or mapping files: ``@FILE`` or a path ending in ``.json`` holding ``{"site": jump}``
-(what ``jumprelu tune --per-layer`` writes to ``OUT/jumps.json``). Sites a mapping does not name
+(what ``jumprelu tune --per-layer`` writes to ``OUT/jumps.json``), where a jump is a number or a
+list of per-channel jumps (what ``tune --learn-thresholds`` writes). Sites a mapping does not name
 keep jump 0 (the ReLU). A mapping point is recorded in results under the label
 ``layers-<first 8 hex digits of the SHA-256 of its canonical JSON>`` (its cell files' key).
 """
@@ -15,9 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
-from jumprelu.activation import MeanSparse, check_jump
+from jumprelu.activation import Jump, JumpReLU, MeanSparse, check_jump, check_jumps
 from jumprelu.errors import ConfigError
 from jumprelu.retrofit import set_jump
 
@@ -29,31 +31,37 @@ __all__ = [
     "check_mapping",
     "check_sites",
     "has_maps",
+    "map_summary",
     "parse_grid",
     "parse_jumps",
     "point_label",
     "point_level",
     "point_value",
     "read_mapping",
+    "site_channels",
 ]
 
 
-#: A grid point: one jump for every site, or ``{site name: jump}``.
-Point = float | dict[str, float]
+#: A grid point: one jump for every site, or ``{site name: jump or per-channel jumps}``.
+Point = float | dict[str, Jump]
 
 
 #: Prefix of a mapping point's label (and cell-file key).
 MAP_PREFIX = "layers-"
 
 
-def canonical(mapping: Mapping[str, float]) -> str:
+def _floats(value: Jump) -> float | list[float]:
+    return [float(v) for v in value] if isinstance(value, list) else float(value)
+
+
+def canonical(mapping: Mapping[str, Jump]) -> str:
     """The canonical JSON of a mapping (sorted keys, no spaces): what its label hashes."""
     return json.dumps(
-        {k: float(v) for k, v in mapping.items()}, sort_keys=True, separators=(",", ":")
+        {k: _floats(v) for k, v in mapping.items()}, sort_keys=True, separators=(",", ":")
     )
 
 
-def point_label(point: Point | Mapping[str, float]) -> str:
+def point_label(point: Point | Mapping[str, Jump]) -> str:
     """``"0.5"`` for a jump, ``"layers-<sha8>"`` for a mapping (cell-file key and display).
 
     A jump's label is exact: ``%g`` when that reads back as the same float, else the shortest
@@ -70,9 +78,24 @@ def point_value(point: Point) -> float | str:
     return point_label(point) if isinstance(point, Mapping) else point
 
 
+def map_summary(point: Mapping[str, Jump]) -> dict[str, Any]:
+    """What results record of a mapping: ``jump_map`` (``{site: jump}``, a per-channel site
+    by its channels' mean) and, when any site is per channel, ``jump_channels``
+    (``{site: channels}``); the mapping itself is in the file it came from."""
+    out: dict[str, Any] = {
+        "jump_map": {k: sum(v) / len(v) if isinstance(v, list) else v for k, v in point.items()}
+    }
+    channels = {k: len(v) for k, v in point.items() if isinstance(v, list)}
+    if channels:
+        out["jump_channels"] = channels
+    return out
+
+
 def point_level(point: Point) -> float:
     """The largest jump of the point (0 exactly when the model is the original ReLU one)."""
-    return max(point.values(), default=0.0) if isinstance(point, Mapping) else point
+    if not isinstance(point, Mapping):
+        return point
+    return max((max(v) if isinstance(v, list) else v for v in point.values()), default=0.0)
 
 
 def apply_point(model: nn.Module, point: Point) -> None:
@@ -110,15 +133,16 @@ def parse_jumps(jumps: Sequence[float] | str) -> list[float]:
     return [check_jump(j) for j in jumps]
 
 
-def check_mapping(obj: Any, where: str) -> dict[str, float]:
-    """Validate a per-site mapping: a non-empty object of site names to finite jumps >= 0.
+def check_mapping(obj: Any, where: str) -> dict[str, Jump]:
+    """Validate a per-site mapping: a non-empty object of site names to finite jumps >= 0,
+    each a number or a non-empty list of numbers (one per channel).
 
     Args:
         obj: the parsed mapping.
         where: what it came from, for the error message.
 
     Returns:
-        ``{site: jump}`` with float values.
+        ``{site: jump}`` with float (or list of float) values.
 
     Raises:
         ConfigError: not an object, empty, a non-string key or an invalid jump.
@@ -129,12 +153,11 @@ def check_mapping(obj: Any, where: str) -> dict[str, float]:
     for site, value in obj.items():
         if not isinstance(site, str) or not site:
             raise ConfigError(f"{where}: site names must be non-empty strings, got {site!r}")
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{where}: jump of {site!r} must be a number, got {value!r}")
-        try:
-            out[site] = check_jump(value)
-        except ConfigError as exc:
-            raise ConfigError(f"{where}: site {site!r}: {exc}") from None
+        if isinstance(value, bool) or not isinstance(value, int | float | list):
+            raise ConfigError(
+                f"{where}: jump of {site!r} must be a number or a list of numbers, got {value!r}"
+            )
+        out[site] = check_jumps(value, f"{where}: site {site!r}")
     return out
 
 
@@ -152,7 +175,7 @@ def _unique_keys(path: Path) -> Any:
     return build
 
 
-def read_mapping(path: str | Path) -> dict[str, float]:
+def read_mapping(path: str | Path) -> dict[str, Jump]:
     """Read a ``{"site": jump}`` JSON file (e.g. ``OUT/jumps.json`` of ``tune --per-layer``).
 
     Args:
@@ -188,7 +211,7 @@ def _parse_item(item: str) -> Point:
     return check_jump(value)  # says what is wrong with the number (negative, nan, too large)
 
 
-def parse_grid(jumps: Sequence[float | Mapping[str, float]] | str) -> list[Point]:
+def parse_grid(jumps: Sequence[float | Mapping[str, Jump]] | str) -> list[Point]:
     """Validate a jump grid of numbers and per-site mappings.
 
     Args:
@@ -217,12 +240,46 @@ def has_maps(grid: Iterable[Point]) -> bool:
     return any(isinstance(p, Mapping) for p in grid)
 
 
-def check_sites(grid: Iterable[Point], sites: Iterable[str]) -> None:
-    """Raise ConfigError when a mapping names a site the retrofitted model does not have.
+def site_channels(model: nn.Module, x: torch.Tensor) -> dict[str, int]:
+    """Each JumpReLU site's number of channels (its input's dimension 1) on the inputs ``x``.
+
+    Args:
+        model: a retrofitted model.
+        x: a batch it takes (one example is enough).
+
+    Returns:
+        ``{site: channels}`` for the sites the forward pass reaches (0 for a 1-d input).
+    """
+    seen: dict[str, int] = {}
+    named = model.named_modules(remove_duplicate=False)
+    sites = {n: m for n, m in named if isinstance(m, JumpReLU)}
+
+    def record(name: str) -> Any:
+        def pre(_m: nn.Module, inp: tuple[torch.Tensor, ...]) -> None:
+            seen.setdefault(name, inp[0].shape[1] if inp[0].dim() > 1 else 0)
+
+        return pre
+
+    hooks = [m.register_forward_pre_hook(record(name)) for name, m in sites.items()]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return seen
+
+
+def check_sites(
+    grid: Iterable[Point], sites: Iterable[str], channels: Mapping[str, int] | None = None
+) -> None:
+    """Raise ConfigError when a mapping names a site the retrofitted model does not have, or
+    gives a site a per-channel list whose length is not its number of channels.
 
     Args:
         grid: the parsed grid.
         sites: the model's JumpReLU site names (``jump_sites``).
+        channels: each site's channels (``site_channels``), to check per-channel lists.
     """
     known = list(sites)
     for point in grid:
@@ -233,3 +290,10 @@ def check_sites(grid: Iterable[Point], sites: Iterable[str]) -> None:
                     f"jump mapping {point_label(point)} names unknown site(s) "
                     f"{', '.join(unknown)}; the model's sites: {', '.join(known)}"
                 )
+            for site, value in point.items():
+                want = (channels or {}).get(site)
+                if isinstance(value, list) and want is not None and len(value) != want:
+                    raise ConfigError(
+                        f"jump mapping {point_label(point)}: site {site!r} has {want} channels "
+                        f"but {len(value)} per-channel jumps"
+                    )

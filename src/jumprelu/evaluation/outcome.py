@@ -36,6 +36,8 @@ class Outcome:
         unstable: fooled, but the prediction returns to the label under tiny input noise.
         stopped: the attack stopped the point before its budget (``RunOutput.stopped``).
         stages: per-stage counts of a cascade (suites), else empty.
+        own_robust: a suite through the defence's own gradient beside other surrogates: the
+            points its own-gradient pass left robust (``suite.run_suite``), else None.
         checks: the re-run indicators of ``indicators.cell_checks``, else empty.
     """
 
@@ -55,6 +57,7 @@ class Outcome:
     stopped: torch.Tensor | None = None
     stages: list[dict[str, Any]] = field(default_factory=list)
     checks: dict[str, Any] = field(default_factory=dict)
+    own_robust: torch.Tensor | None = None
 
 
 def rank_world() -> tuple[int, int]:

@@ -42,7 +42,15 @@ SCHEMA = "jumprelu.results"
 SCHEMA_VERSION = 2
 #: Example images beside results.json: ``clean`` (first images) and ``cellI`` (cell I's).
 EXAMPLES_FILE = "examples.npz"
-CSV_COLUMNS = ("protocol", "threat", "attack", "jump", *(f.name for f in fields(Metrics)))
+CSV_COLUMNS = (
+    "protocol",
+    "threat",
+    "attack",
+    "defence",
+    "parameter",
+    "jump",
+    *(f.name for f in fields(Metrics)),
+)
 
 
 def tensor_sha256(*tensors: torch.Tensor) -> str:
@@ -114,8 +122,10 @@ def write_results(
     columns = (*CSV_COLUMNS, "jump_map") if mapped else CSV_COLUMNS
     writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
+    defence = document.get("defence") or {}
     for cell in document["cells"]:
         row = {**cell, **cell["metrics"], "protocol": document["config"]["protocol"]}
+        row.update(defence=defence.get("name"), parameter=defence.get("parameter"))
         if "jump_map" in cell:
             row["jump_map"] = json.dumps(cell["jump_map"], sort_keys=True, separators=(",", ":"))
         writer.writerow(row)

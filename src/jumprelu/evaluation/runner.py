@@ -34,12 +34,13 @@ from jumprelu._util import (
 )
 from jumprelu.attacks import make_attack
 from jumprelu.datasets.core import Split
+from jumprelu.defences import DEFENCES
 from jumprelu.errors import ConfigError
 from jumprelu.evaluation.cells import load_cell
 from jumprelu.evaluation.clean import check_split, check_tensors
 from jumprelu.evaluation.config import EvalConfig
 from jumprelu.evaluation.document import assemble
-from jumprelu.evaluation.jump_grid import check_sites
+from jumprelu.evaluation.jump_grid import check_sites, site_channels
 from jumprelu.evaluation.outcome import rank_world
 from jumprelu.evaluation.plan import Cell, plan
 from jumprelu.evaluation.protocol import attack_settings, stage_settings
@@ -140,12 +141,12 @@ def evaluate(
         settings = (stage_settings if name in stages else attack_settings)(name, config, std=1.0)
         make_attack(name, **settings).check_classes(classes)
     base = model.to(dev).eval()
-    if (config.retrofit == "meansparse") != (calibration is not None):
-        raise ConfigError("calibration images go with retrofit 'meansparse', and it needs them")
+    if DEFENCES[config.retrofit].calibrated != (calibration is not None):
+        raise ConfigError("calibration images go with a calibrated retrofit, and it needs them")
     jm = retrofit(base, 0.0, kind=config.retrofit, calibration=calibration)  # a copy
-    check_sites(config.jumps, jump_sites(jm))
     with torch.no_grad():
         probe = data.x[: config.batch_size].to(dev)
+        check_sites(config.jumps, jump_sites(jm), site_channels(jm, probe[:1]))
         jump0_ok = bool(torch.equal(jm(probe), base(probe)))
     jm, _ = fast_layout(jm, probe)
     with run_lock(out) if rank == 0 else contextlib.nullcontext(out):

@@ -16,6 +16,12 @@ surrogates whose first stage broke at least one point (all of them when none did
 surrogate whose gradient cannot move APGD-CE is a poor guide for the costlier attacks. The
 ``exhaustive`` suite runs every gradient stage through every surrogate.
 
+The defence's own gradient (surrogate ``exact``) beside other surrogates: the cascade then runs
+in two passes, first every stage through ``exact`` alone (Square included), which gives the
+number a plain AutoAttack run reports (``Outcome.own_robust``), then the gradient stages
+through the other surrogates on the points left; Square is not run again (its random numbers
+are per point, so it would fail on them again).
+
 Square is the check for gradient masking. With its ``discard`` setting (the suite's default,
 the registry's ``suite_settings``) it drops points whose margin stops moving; once it breaks a point
 every earlier stage left, that is evidence of masking, and the points it dropped run again to
@@ -39,7 +45,10 @@ from jumprelu.evaluation.outcome import Outcome
 from jumprelu.evaluation.threats import run_attack
 from jumprelu.evaluation.units import SUITE_STAGES, surrogate_prefix
 
-__all__ = ["run_suite", "suite_cell", "suite_plan"]
+__all__ = ["OWN", "own_pass", "run_suite", "suite_cell", "suite_plan"]
+
+#: The surrogate that is the defence's own gradient (what a plain AutoAttack run follows).
+OWN = "exact"
 
 
 def suite_plan(
@@ -52,11 +61,34 @@ def suite_plan(
         surrogates: BPDA surrogates of the gradient stages (None: the model's own gradient,
             for a model without JumpReLU sites).
         jump: the jump attacked (at 0 one surrogate stands for all).
+
+    Returns:
+        The stages; with ``OWN`` beside other surrogates, first the own-gradient pass (its
+        length: ``own_pass``), then the other surrogates' gradient stages.
     """
     grads = surrogates[:1] if jump == 0 else surrogates
-    return [
-        (a, s) for a in SUITE_STAGES[norm] for s in ([None] if ATTACKS[a].gradient_free else grads)
-    ]
+
+    def cascade(through: Sequence[str | None]) -> list[tuple[str, str | None]]:
+        return [
+            (a, s)
+            for a in SUITE_STAGES[norm]
+            for s in ([None] if ATTACKS[a].gradient_free else through)
+        ]
+
+    if OWN not in grads or len(grads) == 1:
+        return cascade(grads)
+    rest = cascade([s for s in grads if s != OWN])
+    return [*cascade([OWN]), *((a, s) for a, s in rest if s is not None)]
+
+
+def own_pass(norm: str, surrogates: Sequence[str | None], jump: float) -> int | None:
+    """How many of ``suite_plan``'s stages are the own-gradient pass (None without one)."""
+    if OWN not in surrogates:
+        return None
+    plan, whole = suite_plan(norm, [OWN], jump), suite_plan(norm, surrogates, jump)
+    if jump == 0:  # every surrogate is the ReLU's gradient: the whole cascade is the own one
+        return len(whole)
+    return len(plan) if whole[: len(plan)] == plan else None
 
 
 def run_suite(
@@ -151,7 +183,11 @@ def run_suite(
 
     first = SUITE_STAGES[norm][0]
     useful: list[str] = []  # surrogates whose first stage broke a point
-    for name, surrogate in suite_plan(norm, surrogates, jump):
+    own_robust = None
+    plan, own_end = suite_plan(norm, surrogates, jump), own_pass(norm, surrogates, jump)
+    for at, (name, surrogate) in enumerate(plan):
+        if at == own_end:  # the own-gradient pass is over; selection starts again
+            own_robust, useful = robust.clone(), []
         later = surrogate is not None and name != first and not ATTACKS[name].gradient_free
         if select and later and useful and surrogate not in useful:
             continue
@@ -183,6 +219,7 @@ def run_suite(
         improving=improving & robust,
         unstable=unstable,
         stages=stages,
+        own_robust=robust.clone() if own_end == len(plan) else own_robust,
     )
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "jump_maps",
     "jump_x",
     "jumps",
+    "parameter",
     "threats",
     "units",
 ]
@@ -81,6 +82,14 @@ def jump_maps(doc: Doc) -> dict[str, dict[str, float]]:
     }
 
 
+def parameter(doc: Doc) -> str:
+    """What the grid's values are called: the defence's parameter (``kappa``, ``alpha``), or
+    ``jump`` for documents written before the defence was recorded."""
+    defence = doc.get("defence")
+    name = defence.get("parameter") if isinstance(defence, Mapping) else None
+    return name if isinstance(name, str) and name else "jump"
+
+
 def jump_x(doc: Doc, key: JumpKey) -> float:
     """Where a grid point sits on a jump axis: the jump, or a mapping's mean jump."""
     if not isinstance(key, str):
@@ -107,6 +116,8 @@ def chosen_jump(doc: Doc) -> JumpKey | None:
         return None
     if isinstance(tuning.get("jump"), int | float):
         return float(tuning["jump"])
+    if isinstance(tuning.get("label"), str):  # learned thresholds (their file: jumps.json)
+        return str(tuning["label"])
     sites = tuning.get("site_jumps")
     return point_label(dict(sites)) if isinstance(sites, Mapping) and sites else None
 

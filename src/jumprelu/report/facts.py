@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jumprelu.defences import DEFENCES
 from jumprelu.evaluation.checks import EXPLANATIONS
 from jumprelu.report.doc import Doc, chosen_jump, fmt_jump, jumps, threats, units
 from jumprelu.report.formatting import fmt_value
@@ -128,8 +129,10 @@ def provenance_rows(doc: Doc) -> tuple[tuple[str, str], ...]:
 
 def _defence(cfg: Doc, prov: Doc) -> str:
     """The retrofit and what its grid values are."""
-    if cfg.get("retrofit", "jumprelu") != "meansparse":
-        return "JumpReLU; the grid's values are jumps kappa"
+    defence = DEFENCES.get(str(cfg.get("retrofit", "jumprelu")), DEFENCES["jumprelu"])
+    text = f"{defence.title} ({defence.paper}); the grid's values are {defence.meaning}"
+    if not defence.calibrated:
+        return text
     calib = prov.get("calibration") or {}
     n = calib.get("n", "?") if isinstance(calib, dict) else "?"
-    return f"MeanSparse; the grid's values are bands alpha (std), statistics of {n} training images"
+    return f"{text}; statistics of {n} training images"

@@ -34,7 +34,12 @@ def jump_map_table(doc: Doc) -> Table | None:
             "Each column is one grid point whose jump differs per JumpReLU site (a per-layer "
             "mapping, e.g. from tune --per-layer); it is labelled layers-<first 8 hex digits "
             "of the SHA-256 of its canonical JSON> in the tables and results, and drawn at its "
-            "mean jump (the last row) in the charts.",
+            "mean jump (the last row) in the charts."
+            + (
+                " A site with per-channel jumps (tune --learn-thresholds) shows their mean."
+                if any(r.get("jump_channels") for r in doc["clean"])
+                else ""
+            ),
         ),
     )
 
@@ -83,9 +88,13 @@ def tuning_table(doc: Doc) -> Table | None:
     if not isinstance(tuning, Mapping) or not tuning.get("rows"):
         return None
     max_drop = float(tuning.get("max_drop", 0.0))
-    by = "quantile" if "quantile" in tuning["rows"][0] else "jump"
+    by = next(k for k in ("quantile", "step", "jump") if k in tuning["rows"][0])
     rows, marked = [], set()
-    pick = tuning.get("quantile") if by == "quantile" else tuning.get("jump")
+    if by == "step":  # learned thresholds: the last admissible check
+        admissible = [r["step"] for r in tuning["rows"] if r["drop"] <= max_drop + 1e-12]
+        pick = admissible[-1] if admissible else None
+    else:
+        pick = tuning.get("quantile") if by == "quantile" else tuning.get("jump")
     for i, r in enumerate(tuning["rows"]):
         ok = r["drop"] <= max_drop + 1e-12
         rows.append(
@@ -100,17 +109,24 @@ def tuning_table(doc: Doc) -> Table | None:
         if r[by] == pick:
             marked.add(i)
     chosen = MISSING if pick is None else fmt_jump(pick)
+    learned = tuning.get("settings")
+    objective = learned.get("objective", MISSING) if isinstance(learned, Mapping) else MISSING
     return Table(
         key="tuning",
         title="Jump selection on validation data",
         header=(by, "val accuracy %", "drop (points)", "admissible", "robustness"),
         rows=tuple(rows),
         notes=(
-            f"tune chose {by} {chosen}: "
-            + (
-                f"the admissible {by} with the highest {tuning['metric']}"
-                if tuning.get("metric")
-                else f"the largest admissible {by}"
+            (
+                f"tune learned per-channel jumps (--learn-thresholds; objective: {objective}) "
+                f"and kept those of the last admissible check, step {chosen}"
+                if by == "step"
+                else f"tune chose {by} {chosen}: "
+                + (
+                    f"the admissible {by} with the highest {tuning['metric']}"
+                    if tuning.get("metric")
+                    else f"the largest admissible {by}"
+                )
             )
             + f"; admissible: validation accuracy drop of at most {pct(max_drop)} points "
             f"relative to jump 0 (baseline {pct(tuning.get('baseline_accuracy'))} %, "

@@ -16,6 +16,7 @@ from jumprelu.report.doc import (
     jump_key,
     jump_maps,
     jumps,
+    parameter,
     units,
 )
 from jumprelu.report.formatting import MISSING, Table, fmt_cell, fmt_settings, jump_label, pct
@@ -119,9 +120,9 @@ def overview_table(doc: Doc) -> Table:
         )
     return Table(
         key="overview",
-        title="Accuracy under attack by jump",
+        title=f"Accuracy under attack by {parameter(doc)}",
         header=(
-            "jump",
+            parameter(doc),
             "n",
             "clean %",
             *(f"{t}/{a}" for t, a in us),
@@ -161,16 +162,37 @@ def threat_table(doc: Doc, threat: str) -> Table:
             if j == chosen:
                 marked.add(len(rows))
             rows.append(tuple(row))
+            own = c.get("own_gradient_accuracy")
+            if own is not None:  # the suite's pass through the defence's own gradient
+                mine = {"n": m.get("n"), "clean_accuracy": m.get("clean_accuracy")}
+                mine["adv_accuracy"] = own
+                rows.append(
+                    (
+                        f"{a} (own gradient only)",
+                        jump_label(j, chosen),
+                        *(fmt_cell(mine.get(key), kind) for _, key, kind in METRIC_COLUMNS),
+                    )
+                )
     protocol = doc["config"].get("protocol", "?")
+    own = any(r[0].endswith("(own gradient only)") for r in rows)
     notes = (
         f"{THREAT_LABELS.get(threat, threat)}: {THREAT_NOTES.get(threat, threat)}.",
+        *(
+            [
+                "A suite run through the surrogate exact beside others first runs every stage "
+                "through the defence's own gradient (what a plain AutoAttack run sees): its "
+                "'(own gradient only)' row; the suite's row adds the other surrogates."
+            ]
+            if own
+            else []
+        ),
         *_conventions(doc),
         "Settings: " + "; ".join(f"{a}: {fmt_settings(s)}" for a, s in settings.items()) + ".",
     )
     return Table(
         key=f"threat-{threat}",
         title=f"{THREAT_LABELS.get(threat, threat)} threat model, {protocol} protocol",
-        header=("attack", "jump", *(h for h, _, _ in METRIC_COLUMNS)),
+        header=("attack", parameter(doc), *(h for h, _, _ in METRIC_COLUMNS)),
         rows=tuple(rows),
         notes=notes,
         labels=2,
