@@ -136,6 +136,13 @@ def test_cli_evaluates_meansparse_bands_alpha_zero_is_the_plain_network(
     at0 = {c["attack"]: c["metrics"]["adv_accuracy"] for c in ms["cells"] if c["jump"] == 0}
     assert at0 == {c["attack"]: c["metrics"]["adv_accuracy"] for c in jr["cells"] if c["jump"] == 0}
     assert "MeanSparse" in (tmp_path / "ms" / "report.md").read_text()
+    assert ms["defence"] == {"name": "meansparse", "parameter": "alpha"}
+    assert jr["defence"] == {"name": "jumprelu", "parameter": "kappa"}
+    import csv
+
+    rows = list(csv.DictReader((tmp_path / "ms" / "results.csv").open()))
+    assert {(r["defence"], r["parameter"]) for r in rows} == {("meansparse", "alpha")}
+    assert "| alpha | n | clean % |" in (tmp_path / "ms" / "report.md").read_text()
 
 
 @pytest.mark.parametrize(

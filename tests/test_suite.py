@@ -397,3 +397,32 @@ def test_own_gradient_pass_comes_first_and_equals_the_exact_only_suite() -> None
     assert torch.equal(alone.own_robust, alone.adv_correct)
     assert bool((both.adv_correct <= both.own_robust).all())  # the sweep only adds breaks
     assert run_suite("linf", jm, data.x, data.y, surrogates=["relu"], **kw).own_robust is None
+
+
+def test_own_gradient_number_reaches_the_document_report_and_api(tmp_path: Path) -> None:
+    """The cell records the own-gradient pass's robust accuracy, equal to an exact-only run's
+    suite number (so is ``adaptive_suite``'s ``own_robust_accuracy``); the report shows it."""
+    import dataclasses
+
+    from jumprelu.evaluation.adaptive import adaptive_suite
+    from jumprelu.report import render_report
+
+    model, _ = load_checkpoint(default_model_path())
+    data = load_split("digits", "test").take(30)
+    both = dataclasses.replace(_suite_config(30), surrogates=["exact", "relu"], check_n=0)
+    alone = dataclasses.replace(both, surrogates=["exact"])
+    doc_both = evaluate(both, model, data, tmp_path / "both")
+    doc_alone = evaluate(alone, model, data, tmp_path / "alone")
+    suite = {c["jump"]: c for c in doc_both["cells"] if c["attack"] == "suite-linf"}
+    single = {c["jump"]: c for c in doc_alone["cells"] if c["attack"] == "suite-linf"}
+    for jump, cell in suite.items():
+        assert cell["own_gradient_accuracy"] == single[jump]["metrics"]["adv_accuracy"]
+        assert cell["metrics"]["adv_accuracy"] <= cell["own_gradient_accuracy"]
+    kw: dict[str, Any] = {"eps": 0.1, "jumps": [1.0], "check_n": 0, "seed": 3}
+    kw["settings"] = {k: v for k, v in FAST.items() if k.endswith("linf") and "pgd" not in k}
+    api = adaptive_suite(model, data.x, data.y, surrogates=["exact", "relu"], **kw)
+    own = adaptive_suite(model, data.x, data.y, surrogates=["exact"], **kw)
+    assert api.own_robust_accuracy[1.0] == own.robust_accuracy[1.0] == own.own_robust_accuracy[1.0]
+    assert api.robust_accuracy[1.0] <= api.own_robust_accuracy[1.0]
+    render_report(tmp_path / "both")
+    assert "suite-linf (own gradient only)" in (tmp_path / "both" / "report.md").read_text()

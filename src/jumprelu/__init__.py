@@ -14,7 +14,7 @@ The public API::
   and ``make_attack``;
 - the defence: ``JumpReLU``, ``retrofit``, ``set_jump``, ``jump_sites``, ``bpda`` (attack
   through a surrogate gradient), ``tune`` (choose the jump on validation data),
-  ``clean_accuracy_sweep``;
+  ``learn_thresholds`` (learn one jump per channel, weights frozen), ``clean_accuracy_sweep``;
 - models and data: ``load_checkpoint``, ``save_checkpoint``, ``default_model_path``,
   ``load_split``, ``train`` with ``TrainConfig``;
 - whole grids with files and reports (what the CLI runs): ``evaluate`` with ``EvalConfig``;
@@ -33,6 +33,7 @@ from jumprelu.evaluation.adaptive import SuiteResult, adaptive_suite
 from jumprelu.evaluation.clean import clean_accuracy_sweep
 from jumprelu.evaluation.config import EvalConfig
 from jumprelu.evaluation.runner import evaluate
+from jumprelu.learn import learn_thresholds
 from jumprelu.models.checkpoints import default_model_path, load_checkpoint, save_checkpoint
 from jumprelu.retrofit import bpda, jump_sites, retrofit, set_jump
 from jumprelu.training.loop import TrainConfig, train
@@ -52,6 +53,7 @@ __all__ = [
     "default_model_path",
     "evaluate",
     "jump_sites",
+    "learn_thresholds",
     "load_checkpoint",
     "load_split",
     "make_attack",

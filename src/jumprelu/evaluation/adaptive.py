@@ -57,6 +57,9 @@ class SuiteResult:
             "explanation"}``.
         checks: the indicators' re-runs (2 eps, the whole box, 4x the steps) on the first
             ``check_n`` robust points.
+        own_robust_accuracy: with ``"exact"`` among the surrogates, the robust accuracy after
+            the cascade's pass through the defence's own gradient (what a plain AutoAttack
+            run reports; ``suite.run_suite``), else None.
 
     Example:
         >>> import torch, jumprelu
@@ -76,6 +79,7 @@ class SuiteResult:
     stages: Any
     flags: Any
     checks: Any = field(default_factory=dict)
+    own_robust_accuracy: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable summary (per-point booleans as lists; no ``x_adv``).
@@ -95,7 +99,15 @@ class SuiteResult:
                 return v.tolist()
             return v
 
-        keys = ("robust_accuracy", "clean_accuracy", "robust", "stages", "flags", "checks")
+        keys = (
+            "robust_accuracy",
+            "clean_accuracy",
+            "robust",
+            "stages",
+            "flags",
+            "checks",
+            "own_robust_accuracy",
+        )
         return {"norm": self.norm, "eps": self.eps, "n": self.n} | {
             k: plain(getattr(self, k)) for k in keys
         }
@@ -260,6 +272,9 @@ def adaptive_suite(
             "stages": outcome.stages,
             "flags": sanity_flags({"cells": [cell]}),
             "checks": outcome.checks,
+            "own_robust_accuracy": None
+            if outcome.own_robust is None
+            else int((outcome.own_robust & correct).sum()) / len(x),
         }
 
     if grid is None:
@@ -285,7 +300,7 @@ def _level(model: nn.Module) -> float:
     """The defence's strength: the largest jump of its sites, or MeanSparse band (0: none,
     when every surrogate is the original gradient and one stands for all)."""
     bands = [float(m.alpha) for m in model.modules() if isinstance(m, MeanSparse)]
-    return max([*(float(s.jump) for s in _sites(model).values()), *bands], default=0.0)
+    return max([*(float(s.jump.max()) for s in _sites(model).values()), *bands], default=0.0)
 
 
 def _correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, size: int) -> torch.Tensor:
