@@ -191,3 +191,14 @@ def test_a_loaded_state_dict_sets_the_band() -> None:
     op = MeanSparse(torch.tensor([0.0]), torch.tensor([1.0]), alpha=0.0)
     op.load_state_dict(MeanSparse(torch.tensor([0.0]), torch.tensor([1.0]), alpha=0.5).state_dict())
     assert op(torch.tensor([[0.3]])).item() == 0.0  # inside the loaded band
+
+
+def test_strengths_is_another_name_for_jumps() -> None:
+    """``--strengths`` (the defence's kappa or alpha) fills the same grid as ``--jumps``."""
+    from jumprelu.cli.grid_config import eval_config
+    from jumprelu.cli.main import build_parser
+
+    argv = ["evaluate", "--dataset", "digits", "--retrofit", "meansparse", "--out", "x"]
+    one = eval_config(build_parser().parse_args([*argv, "--strengths", "0,0.5"]))
+    two = eval_config(build_parser().parse_args([*argv, "--jumps", "0,0.5"]))
+    assert one == two and list(one.jumps) == [0.0, 0.5]

@@ -51,9 +51,12 @@ def grid_arguments(p: argparse.ArgumentParser, jumps: str) -> None:
     source_arguments(p)
     p.add_argument(
         "--jumps",
-        help=f"comma-separated jumps (default: {jumps}; paper protocol: the authors'); an item "
-        '@FILE (or FILE.json) is a per-layer mapping {"site": jump} (e.g. tune --per-layer\'s '
-        "OUT/jumps.json), sites it omits at jump 0",
+        "--strengths",
+        dest="jumps",
+        help=f"comma-separated jumps, the defence's strengths (kappa, or alpha for meansparse; "
+        f"default: {jumps}; paper protocol: the authors'); an item @FILE (or FILE.json) is a "
+        'per-layer mapping {"site": jump or [jump per channel]} (tune --per-layer\'s or '
+        "--learn-thresholds' OUT/jumps.json), sites it omits at jump 0",
     )
     p.add_argument("--val-data", help="validation data for tune with --data (default: carved)")
     p.add_argument(
