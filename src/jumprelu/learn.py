@@ -30,8 +30,8 @@ from jumprelu.attacks.norms import check_count
 from jumprelu.attacks.pgd import PGD
 from jumprelu.datasets.core import Split
 from jumprelu.errors import ConfigError
-from jumprelu.evaluation.clean import check_split, check_tensors, predict
-from jumprelu.evaluation.jump_grid import site_channels
+from jumprelu.evaluation.clean import accuracy, check_split, check_tensors
+from jumprelu.evaluation.jump_grid import channels_of, site_inputs
 from jumprelu.retrofit import bpda, jump_sites, retrofit, set_jump
 
 __all__ = ["LearnResult", "learn_thresholds"]
@@ -89,25 +89,10 @@ class _LearnedJump(torch.autograd.Function):
         return torch.where(above, grad, torch.zeros((), dtype=grad.dtype)), g_theta, None
 
 
-def _scales(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
-    """Each site's mean positive input on ``x`` (the unit of its thresholds)."""
-    seen: dict[str, float] = {}
-
-    def record(name: str) -> Any:
-        def pre(_m: nn.Module, inp: tuple[torch.Tensor, ...]) -> None:
-            positive = inp[0][inp[0] > 0]
-            seen.setdefault(name, float(positive.mean()) if positive.numel() else 1.0)
-
-        return pre
-
-    hooks = [site.register_forward_pre_hook(record(n)) for n, site in jump_sites(model).items()]
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        for h in hooks:
-            h.remove()
-    return seen
+def _channels_and_scale(z: torch.Tensor) -> tuple[int, float]:
+    """A site input's channels and mean positive value (the unit of its thresholds)."""
+    positive = z[z > 0]
+    return channels_of(z), float(positive.mean()) if positive.numel() else 1.0
 
 
 def learn_thresholds(
@@ -189,10 +174,11 @@ def learn_thresholds(
         p.requires_grad_(False)
     check_tensors(jm, val.x, val.y, dev)
     check_tensors(jm, train.x[:batch_size], train.y[:batch_size], dev)
-    base = float((predict(jm, val.x) == val.y).float().mean())
+    base = accuracy(jm, val)
     probe = train.x[:batch_size].to(dev)
-    channels = site_channels(jm, probe[:1])
-    scales = _scales(jm, probe)
+    facts = site_inputs(jm, probe, _channels_and_scale)  # one forward pass
+    channels = {n: c for n, (c, _) in facts.items()}
+    scales = {n: scale for n, (_, scale) in facts.items()}
     sites = jump_sites(jm)
     phi = {
         name: torch.full((channels[name],), init, device=dev, requires_grad=True)
@@ -240,7 +226,7 @@ def learn_thresholds(
             continue
         current = thresholds()
         set_jump(jm, current)
-        acc = float((predict(jm, val.x) == val.y).float().mean())
+        acc = accuracy(jm, val)
         ok = base - acc <= max_drop + 1e-12
         mean_jump = float(torch.cat([p.detach().clamp_min(0) for p in phi.values()]).mean())
         rows.append(

@@ -19,7 +19,7 @@ from torch import nn
 from jumprelu._util import check_model, model_device
 from jumprelu.datasets.core import Split
 from jumprelu.errors import ConfigError
-from jumprelu.evaluation.clean import check_split, check_tensors, jump_list, predict
+from jumprelu.evaluation.clean import accuracy, check_split, check_tensors, jump_list, predict
 from jumprelu.meansparse import set_alpha
 from jumprelu.retrofit import jump_sites, retrofit, set_jump
 
@@ -63,10 +63,6 @@ def _check_val(model: nn.Module, val: Split) -> None:
         check_tensors(model, val.x, val.y, model_device(model))
     except ConfigError as exc:
         raise ConfigError(f"validation data: {exc}") from None
-
-
-def _accuracy(model: nn.Module, data: Split) -> float:
-    return float((predict(model, data.x) == data.y).float().mean())
 
 
 def site_quantiles(model: nn.Module, data: Split, q: float) -> dict[str, float]:
@@ -179,7 +175,7 @@ def tune(
     jm = retrofit(model, 0.0, kind=kind, calibration=calibration)
     choose = set_jump if calibration is None else set_alpha
     _check_val(jm, val)
-    base = _accuracy(jm, val)
+    base = accuracy(jm, val)
     rows: list[dict[str, Any]] = []
     if per_layer:
         best_q, best_sites = None, {}
@@ -187,7 +183,7 @@ def tune(
             set_jump(jm, 0.0)
             sites = site_quantiles(jm, val, q)
             set_jump(jm, sites)
-            acc = _accuracy(jm, val)
+            acc = accuracy(jm, val)
             rows.append({"quantile": q, "accuracy": acc, "drop": base - acc, "site_jumps": sites})
             if base - acc <= max_drop + 1e-12:
                 best_q, best_sites = q, sites
@@ -197,7 +193,7 @@ def tune(
     chosen, best_score = 0.0, float("-inf")
     for jump in grid:
         choose(jm, jump)
-        acc = _accuracy(jm, val)
+        acc = accuracy(jm, val)
         row: dict[str, Any] = {"jump": jump, "accuracy": acc, "drop": base - acc}
         if base - acc <= max_drop + 1e-12:
             score = robustness(jm) if robustness else jump

@@ -20,6 +20,7 @@ from jumprelu.retrofit import jump_sites, retrofit, set_jump
 __all__ = [
     "CleanSweep",
     "JumpAccuracy",
+    "accuracy",
     "check_split",
     "check_tensors",
     "clean_accuracy_sweep",
@@ -97,6 +98,11 @@ class CleanSweep:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict."""
         return asdict(self)
+
+
+def accuracy(model: nn.Module, data: Split) -> float:
+    """The fraction of ``data`` that ``model`` classifies correctly (``predict``)."""
+    return float((predict(model, data.x) == data.y).float().mean())
 
 
 def check_split(data: object, name: str = "data") -> Split:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -28,6 +28,7 @@ __all__ = [
     "Point",
     "apply_point",
     "canonical",
+    "channels_of",
     "check_mapping",
     "check_sites",
     "has_maps",
@@ -39,12 +40,15 @@ __all__ = [
     "point_value",
     "read_mapping",
     "site_channels",
+    "site_inputs",
 ]
 
 
 #: A grid point: one jump for every site, or ``{site name: jump or per-channel jumps}``.
 Point = float | dict[str, Jump]
 
+
+T = TypeVar("T")
 
 #: Prefix of a mapping point's label (and cell-file key).
 MAP_PREFIX = "layers-"
@@ -240,23 +244,27 @@ def has_maps(grid: Iterable[Point]) -> bool:
     return any(isinstance(p, Mapping) for p in grid)
 
 
-def site_channels(model: nn.Module, x: torch.Tensor) -> dict[str, int]:
-    """Each JumpReLU site's number of channels (its input's dimension 1) on the inputs ``x``.
+def site_inputs(
+    model: nn.Module, x: torch.Tensor, measure: Callable[[torch.Tensor], T]
+) -> dict[str, T]:
+    """``measure`` of each JumpReLU site's input in one forward pass of ``x`` (no gradients).
 
     Args:
         model: a retrofitted model.
-        x: a batch it takes (one example is enough).
+        x: a batch it takes.
+        measure: what to record of a site's input tensor.
 
     Returns:
-        ``{site: channels}`` for the sites the forward pass reaches (0 for a 1-d input).
+        ``{site: measure(input)}`` for the sites the forward pass reaches (first call each).
     """
-    seen: dict[str, int] = {}
+    seen: dict[str, T] = {}
     named = model.named_modules(remove_duplicate=False)
     sites = {n: m for n, m in named if isinstance(m, JumpReLU)}
 
     def record(name: str) -> Any:
         def pre(_m: nn.Module, inp: tuple[torch.Tensor, ...]) -> None:
-            seen.setdefault(name, inp[0].shape[1] if inp[0].dim() > 1 else 0)
+            if name not in seen:
+                seen[name] = measure(inp[0])
 
         return pre
 
@@ -268,6 +276,24 @@ def site_channels(model: nn.Module, x: torch.Tensor) -> dict[str, int]:
         for h in hooks:
             h.remove()
     return seen
+
+
+def channels_of(z: torch.Tensor) -> int:
+    """A site input's number of channels (dimension 1; 0 for a 1-d input)."""
+    return z.shape[1] if z.dim() > 1 else 0
+
+
+def site_channels(model: nn.Module, x: torch.Tensor) -> dict[str, int]:
+    """Each JumpReLU site's number of channels (its input's dimension 1) on the inputs ``x``.
+
+    Args:
+        model: a retrofitted model.
+        x: a batch it takes (one example is enough).
+
+    Returns:
+        ``{site: channels}`` for the sites the forward pass reaches (0 for a 1-d input).
+    """
+    return site_inputs(model, x, channels_of)
 
 
 def check_sites(
