@@ -14,6 +14,15 @@ class by logit (AutoAttack), or by MALT's linear estimate of their distance, |z_
 ||grad (z_y - z_t)||_* (the dual norm; Melamed, Yehudai and Shamir, "MALT powers up adversarial
 attacks", NeurIPS 2024, arXiv 2407.02240), which reaches with few targets what the logit order
 needs many for.
+
+``discard`` (off by default) stops, in the spirit of A3's online discarding (Liu et al.,
+"Practical evaluation of adversarial robustness via adaptive auto attack", CVPR 2022, arXiv
+2203.05154), the samples that are not getting closer to the boundary: at the run's first and
+second checkpoints a sample stops when its best logit margin z_y - max_{i != y} z_i still
+exceeds ``discard`` (then ``discard`` squared) times its margin at the starting point. The
+decision is the sample's own (it does not depend on the batch); stopped samples keep their best
+point and are reported (``RunOutput.stopped``); a later run (restart or target) attacks them
+again. docs/benchmarks.md measures what it saves and what it costs in strength.
 """
 
 from __future__ import annotations
@@ -117,6 +126,8 @@ class _State:
     best_loss: torch.Tensor
     last_loss: torch.Tensor  # loss of the previous iterate
     best_at_check: torch.Tensor  # best loss at the last checkpoint
+    start_margin: torch.Tensor  # (m,) logit margin at the starting point
+    best_margin: torch.Tensor  # (m,) smallest logit margin so far
     step: torch.Tensor  # (m,) step size
     increases: torch.Tensor  # (m,) loss increases since the last checkpoint
     halved: torch.Tensor  # (m,) bool, step halved at the last checkpoint
@@ -138,6 +149,7 @@ class _Book:
     iterations: torch.Tensor
     grad_evals: torch.Tensor
     zero_steps: torch.Tensor
+    stopped: torch.Tensor  # (N,) bool: some run stopped the sample (``discard``)
 
     def leave(self, s: _State, mask: torch.Tensor) -> None:
         """Samples ``mask`` of ``s`` leave their run, unfooled: keep their best point."""
@@ -177,6 +189,9 @@ class APGD(FixedBudgetAttack):
         rho: the checkpoint's threshold on the fraction of loss increases (default 0.75).
         seed: seed of the per-sample random starting points (the global RNG is untouched).
         bounds: see ``Attack``.
+        discard: stop, at a run's first (second) checkpoint, a sample whose best logit margin
+            exceeds ``discard`` (squared) times its starting margin; 0 (the default) never
+            stops one. In [0, 1).
     """
 
     def __init__(
@@ -193,8 +208,12 @@ class APGD(FixedBudgetAttack):
         rho: float = 0.75,
         seed: int = 0,
         bounds: str | Bounds = "box",
+        discard: float = 0.0,
     ) -> None:
         super().__init__(eps=eps, norm=norm, bounds=bounds)
+        if not (isinstance(discard, (int, float)) and 0 <= discard < 1):
+            raise ConfigError(f"discard must be a number in [0, 1), got {discard!r}")
+        self.discard = float(discard)
         if loss not in LOSSES:
             raise ConfigError(f"unknown loss {loss!r}; known: {', '.join(LOSSES)}")
         if targeted and loss != "dlr":
@@ -279,6 +298,7 @@ class APGD(FixedBudgetAttack):
             count,
             count.clone(),
             count.clone(),
+            torch.zeros(n, dtype=torch.bool, device=dev),
         )
         if self.targeted and self.targets == "malt":  # one backward pass per other class
             book.grad_evals += clean.shape[1] - 1
@@ -292,6 +312,7 @@ class APGD(FixedBudgetAttack):
         out = RunOutput(book.out, book.iterations.cpu(), book.grad_evals.cpu(), zero.cpu())
         out.zero_grad_steps, out.trace = book.zero_steps.cpu(), book.trace.cpu()
         out.found = (book.done & correct).cpu()
+        out.stopped = (book.stopped & ~book.done).cpu()
         return out
 
     def _one_run(
@@ -315,10 +336,32 @@ class APGD(FixedBudgetAttack):
             torch.zeros(m, dtype=torch.long, device=dev),
             torch.zeros_like(y0, dtype=torch.bool),
         )
-        s = _State(ids, x0, y0, t0, cur, cur, grad, cur, grad, loss, loss, loss, step, zeros, no)
+        margin = -margin_loss(logits, y0)
+        s = _State(
+            ids,
+            x0,
+            y0,
+            t0,
+            cur,
+            cur,
+            grad,
+            cur,
+            grad,
+            loss,
+            loss,
+            loss,
+            margin,
+            margin,
+            step,
+            zeros,
+            no,
+        )
         self._evaluated(s, grad, logits, book)
         book.leave(s, zero_gradient(s.grad))  # no gradient, no momentum: it cannot move
-        marks, last_mark = set(checkpoints(self.steps)), 0
+        marks, last_mark = checkpoints(self.steps), 0
+        looks = (
+            {w: self.discard ** (j + 1) for j, w in enumerate(marks[:2])} if self.discard else {}
+        )
         shape = (-1, *([1] * (x.dim() - 1)))
         for i in range(self.steps):
             if len(s.ids) == 0:
@@ -338,7 +381,12 @@ class APGD(FixedBudgetAttack):
             s.best_x = torch.where(better.view(shape), s.cur, s.best_x)
             s.best_grad = torch.where(better.view(shape), s.grad, s.best_grad)
             s.best_loss = torch.where(better, loss, s.best_loss)
+            s.best_margin = torch.minimum(s.best_margin, -margin_loss(logits, s.y))
             self._evaluated(s, s.grad, logits, book)
+            if i + 1 in looks and len(s.ids):  # discard: stop the samples not closing in
+                stop = s.best_margin > looks[i + 1] * s.start_margin
+                book.stopped[s.ids[stop]] = True
+                book.leave(s, stop)
             if i + 1 in marks:  # a checkpoint: halve the step, restart from the best point
                 length, last_mark = i + 1 - last_mark, i + 1
                 halve = s.increases < self.rho * length

@@ -201,7 +201,8 @@ def run_suite(
             continue
         if name == first and surrogate is not None and not bool(out.adv_correct.all()):
             useful.append(surrogate)
-        if s.get("discard") and out.stopped is not None and not bool(out.adv_correct.all()):
+        masking = ATTACKS[name].gradient_free and not bool(out.adv_correct.all())
+        if masking and s.get("discard") and out.stopped is not None:
             # it broke points every earlier stage left (masking): stop discarding; the
             # points it stopped run again to the full budget (same random numbers)
             again = idx[out.stopped & out.adv_correct]
@@ -263,9 +264,10 @@ def suite_cell(
     )
     if check_n:
         first = SUITE_STAGES[norm][0]
-        outcome.checks = cell_checks(
+        full = {k: v for k, v in settings(first).items() if k != "discard"}
+        outcome.checks = cell_checks(  # the indicators re-run the stage without discarding
             first,
-            {**settings(first), "eps": eps},
+            {**full, "eps": eps},
             model,
             x,
             y,
