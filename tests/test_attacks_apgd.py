@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from jumprelu.attacks.apgd import APGD, checkpoints, dlr_loss, malt_targets
-from jumprelu.attacks.base import Bounds
+from jumprelu.attacks.base import Bounds, lp_norm
 from jumprelu.attacks.pgd import PGD
 from jumprelu.errors import ConfigError
 from jumprelu.retrofit import retrofit
@@ -160,6 +160,38 @@ def test_independent_of_batch_size(
     assert torch.allclose(whole.trace, traces, atol=1e-6, equal_nan=True)
 
 
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+def test_discard_only_stops_samples_and_saves_gradients(norm: str) -> None:
+    # float64 as above: a stopped sample leaves the batch, which must not move the others
+    model, x, y = cnn()
+    model, x = model.double(), x.double()
+    eps = {"linf": 0.05, "l2": 0.3}[norm]
+    full = APGD(eps=eps, norm=norm, steps=20, seed=2).run(model, x, y)
+    cut = APGD(eps=eps, norm=norm, steps=20, seed=2, discard=0.5).run(model, x, y)
+    assert full.stopped is not None and not full.stopped.any()
+    assert cut.stopped is not None and cut.stopped.any()  # the rule bites on this problem
+    assert cut.found is not None and int(cut.found.sum()) > 10
+    assert full.found is not None
+    assert not (cut.stopped & cut.found).any()
+    # a sample it did not stop ran exactly as without discarding
+    kept = ~cut.stopped
+    assert torch.equal(cut.found[kept], full.found[kept])
+    assert torch.allclose(cut.x_adv[kept], full.x_adv[kept], atol=1e-9)
+    # a stopped sample ran at most to the second checkpoint (41% of 20 steps: 9 iterations)
+    assert int(cut.iterations[cut.stopped].max()) <= checkpoints(20)[1]
+    assert int(cut.grad_evals.sum()) < int(full.grad_evals.sum())
+    # the stopped return a point in the ball (their best iterate), never the clean input only
+    assert (lp_norm(cut.x_adv - x, norm) <= eps * (1 + 1e-9)).all()
+
+
+def test_discard_stops_none_when_every_sample_closes_in() -> None:
+    model, x, y = mlp()
+    res = APGD(eps=0.5, steps=10, discard=0.99).run(model, x, y)  # it fools every point
+    correct = model(x).argmax(1) == y
+    assert res.found is not None and res.found[correct].all()
+    assert res.stopped is not None and not res.stopped.any()
+
+
 def test_seeded_reproducible_and_global_rng_untouched() -> None:
     model, x, y = mlp()
     state = torch.get_rng_state()
@@ -239,6 +271,9 @@ BAD: dict[str, Callable[[], object]] = {
     "seed": lambda: APGD(eps=0.1, seed=-1),
     "bounds": lambda: APGD(eps=0.1, bounds="sphere"),
     "targets": lambda: APGD(eps=0.1, loss="dlr", targeted=True, targets="nearest"),
+    "discard 1": lambda: APGD(eps=0.1, discard=1.0),
+    "discard < 0": lambda: APGD(eps=0.1, discard=-0.1),
+    "discard str": lambda: APGD(eps=0.1, discard="0.5"),  # type: ignore[arg-type]
 }
 
 
