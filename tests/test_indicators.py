@@ -140,3 +140,18 @@ def test_unbounded_and_more_steps_checks() -> None:
         batch_size=24,
     )
     assert masked["unbounded_success"] < 1.0
+
+
+def test_spread_runs_every_job_once_and_keeps_the_order() -> None:
+    import functools
+
+    from jumprelu.evaluation.outcome import spread
+
+    calls: list[int] = []
+
+    def job(k: int) -> int:
+        calls.append(k)
+        return k * k
+
+    assert spread([functools.partial(job, k) for k in range(5)]) == [0, 1, 4, 9, 16]
+    assert calls == [0, 1, 2, 3, 4]

@@ -16,6 +16,7 @@ numbers stored with the cell; ``checks.py`` turns them into flags.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -26,6 +27,7 @@ from jumprelu.attacks import make_attack
 from jumprelu.attacks.base import lp_norm
 from jumprelu.evaluation.clean import predict
 from jumprelu.evaluation.metrics import fits_budget
+from jumprelu.evaluation.outcome import spread
 from jumprelu.evaluation.threats import run_attack
 
 __all__ = ["cell_checks"]
@@ -80,42 +82,57 @@ def cell_checks(
     norm = str(getattr(probe, "norm", "linf"))
     big = _big_eps(x, norm)
     ok_at: dict[float, torch.Tensor] = {eps: adv_correct[idx].clone()}
-    for budget in (2 * eps, big):
+
+    def held(budget: float, surrogate: str | None) -> torch.Tensor:
+        """The sample's points a run at ``budget`` through ``surrogate`` did not break."""
+        out = run_attack(
+            make_attack(attack, **{**settings, "eps": budget}),
+            model,
+            xs,
+            ys,
+            batch_size=batch_size,
+            bpda=surrogate,
+            index=idx,
+            noise=noise,
+            split=False,
+        )
+        return out.adv_correct | ~fits_budget(lp_norm(out.x_adv - xs, norm), budget)
+
+    # every (budget, surrogate) run is independent: under torchrun each runs whole on one rank
+    budgets = (2 * eps, big)
+    runs = [(b, s) for b in budgets for s in surrogates]
+    held_by = spread([functools.partial(held, b, s) for b, s in runs])
+    for budget in budgets:
         ok = torch.ones(len(idx), dtype=torch.bool)
-        for s in surrogates:
-            out = run_attack(
-                make_attack(attack, **{**settings, "eps": budget}),
-                model,
-                xs,
-                ys,
-                batch_size=batch_size,
-                bpda=s,
-                index=idx,
-                noise=noise,
-            )
-            ok &= out.adv_correct | ~fits_budget(lp_norm(out.x_adv - xs, norm), budget)
+        for (b, _), kept in zip(runs, held_by, strict=True):
+            if b == budget:
+                ok &= kept
         ok_at[budget] = ok
     still = ok_at[eps].nonzero().squeeze(1)
     more = 0
     steps = getattr(probe, "steps", None)
     if steps is not None and len(still):
-        for s in surrogates:
-            rerun = {**settings, "steps": MORE_STEPS * int(steps)}
+        rerun = {**settings, "steps": MORE_STEPS * int(steps)}
+
+        def broken(surrogate: str | None) -> torch.Tensor:
+            """The points still robust that ``MORE_STEPS`` times the steps break."""
             out = run_attack(
                 make_attack(attack, **rerun),
                 model,
                 xs[still],
                 ys[still],
                 batch_size=batch_size,
-                bpda=s,
+                bpda=surrogate,
                 index=idx[still],
                 noise=noise,
+                split=False,
             )
-            broken = ~out.adv_correct
-            more += int(broken.sum())
-            still = still[~broken]
-            if len(still) == 0:
-                break
+            return ~out.adv_correct
+
+        # each surrogate re-runs every point still robust; a point counts once
+        more = int(
+            torch.stack(spread([functools.partial(broken, s) for s in surrogates])).any(0).sum()
+        )
     return {
         "n": len(idx),
         "attack": attack,

@@ -3,16 +3,21 @@
 Under ``torch.distributed`` (``torchrun``) each process attacks its share of the points
 (``shard``) and the parts are gathered back into one outcome (``gather``): since every
 sample draws its random numbers from its own index, the points come out as in one process.
+Independent runs on the same points (the indicators' re-runs) are spread over the processes
+instead (``spread``): each runs whole, as in one process, on one rank.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
-__all__ = ["N_EXAMPLES", "Outcome", "gather", "merge", "rank_world", "shard"]
+__all__ = ["N_EXAMPLES", "Outcome", "gather", "merge", "rank_world", "shard", "spread"]
+
+T = TypeVar("T")
 
 
 #: Adversarial examples kept per cell for the report (what it shows).
@@ -105,3 +110,19 @@ def gather(part: Outcome) -> Outcome:
     parts: list[Any] = [None] * world
     torch.distributed.all_gather_object(parts, part)
     return merge(parts)
+
+
+def spread(jobs: Sequence[Callable[[], T]]) -> list[T]:
+    """Every job's result, in order, on every process; job j runs on process j mod world.
+
+    For independent runs over the same points: each runs whole on one process, so its result
+    is bit for bit the one process's (no batch is split), and the processes share the jobs.
+    """
+    rank, world = rank_world()
+    if world == 1:
+        return [job() for job in jobs]
+    mine = {j: jobs[j]() for j in range(rank, len(jobs), world)}
+    parts: list[Any] = [None] * world
+    torch.distributed.all_gather_object(parts, mine)
+    done: dict[int, T] = {j: r for part in parts for j, r in part.items()}
+    return [done[j] for j in range(len(jobs))]

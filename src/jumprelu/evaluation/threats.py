@@ -89,6 +89,7 @@ def run_attack(
     index: torch.Tensor | None = None,
     noise: tuple[float, int, int] = (0.0, 1, 0),
     on_batch: Callable[[int], None] | None = None,
+    split: bool = True,
 ) -> Outcome:
     """Run ``attack`` batch by batch, evaluate its inputs and its indicators of failure.
 
@@ -106,15 +107,17 @@ def run_attack(
         index: (N,) global index of each sample (default ``0..N-1``): the key of its noise.
         noise: ``(sigma, samples, seed)`` of a "+noise" surrogate.
         on_batch: called with the batch size after each batch (progress bars).
+        split: under torchrun, share the points between the processes (the default); False:
+            this process attacks them all (the caller spreads whole runs, ``outcome.spread``).
 
     Returns:
         The ``Outcome``. Under torchrun every process calls this with all the points; each
         attacks its share and every process gets the whole outcome.
     """
     index = torch.arange(len(x)) if index is None else index.cpu()
-    part = shard(len(x))  # under torchrun this process attacks its share only
+    part = shard(len(x)) if split else slice(None)  # this process's share under torchrun
     x, y, index = x[part], y[part], index[part]
-    world = rank_world()[1]
+    world = rank_world()[1] if split else 1
     if on_batch is not None and world > 1:  # a bar counts every process's points
         report = on_batch
         on_batch = lambda k: report(k * world)  # noqa: E731
@@ -151,21 +154,20 @@ def run_attack(
         return torch.cat([v.cpu() for v in vals])
 
     found = cat("found", success) | success
-    return gather(
-        Outcome(
-            adv_correct=adv_correct,
-            **perturbation_norms(x, x_adv),
-            zero_grad=cat("zero_grad", torch.zeros(n, dtype=torch.bool)),
-            grad_evals=int(sum(int(p.grad_evals.sum()) for p in parts)),
-            seconds=seconds,
-            x_adv=x_adv,
-            zero_grad_steps=cat("zero_grad_steps", torch.full((n,), -1, dtype=torch.long)),
-            silent=found & ~success,
-            improving=still_improving([(len(p.x_adv), p.trace) for p in parts], success),
-            unstable=unstable_points(attack, model, x, x_adv, y, success, index, batch_size),
-            stopped=cat("stopped", torch.zeros(n, dtype=torch.bool)),
-        )
+    outcome = Outcome(
+        adv_correct=adv_correct,
+        **perturbation_norms(x, x_adv),
+        zero_grad=cat("zero_grad", torch.zeros(n, dtype=torch.bool)),
+        grad_evals=int(sum(int(p.grad_evals.sum()) for p in parts)),
+        seconds=seconds,
+        x_adv=x_adv,
+        zero_grad_steps=cat("zero_grad_steps", torch.full((n,), -1, dtype=torch.long)),
+        silent=found & ~success,
+        improving=still_improving([(len(p.x_adv), p.trace) for p in parts], success),
+        unstable=unstable_points(attack, model, x, x_adv, y, success, index, batch_size),
+        stopped=cat("stopped", torch.zeros(n, dtype=torch.bool)),
     )
+    return gather(outcome) if split else outcome
 
 
 #: Noise draws and scale (relative to the budget) of the unstable-prediction indicator.
