@@ -34,6 +34,7 @@ Setup = Callable[[Path], list[str]]
 EV = ["-q", "evaluate", "--dataset", "digits", "--n", "20", "--attacks", "fgsm"]
 EV += ["--threats", "white", "--adaptive-extra=", "--jumps", "0"]
 EVO = [*EV, "--out", "{tmp}/run"]
+SET_DISCARD = ["--set", "apgd-ce-linf.discard=1", "--out", "{tmp}/run"]
 TU = ["-q", "tune", "--dataset", "digits", "--n", "20", "--attacks", "fgsm", "--threats", "white"]
 TR = ["-q", "train", "--arch", "digitsnet", "--dataset", "digits"]
 TRO = [*TR, "--out", "{tmp}/net.pt"]
@@ -298,6 +299,11 @@ CASES: list[tuple[str, list[str] | Setup, str]] = [
     ("set eps to null", [*EVO, "--set", "fgsm.eps=null"], "fgsm.eps cannot be null"),
     ("set steps to an object", [*EVO, "--set", "cw-l2.steps={}"], "cw-l2.steps takes an integer"),
     ("set steps to a fraction", [*EVO, "--set", "pgd-linf.steps=2.5"], "takes an integer"),
+    (
+        "APGD discard of 1",
+        [*EV[:6], "--threats", "adaptive", "--suite", "linf", "--jumps", "1", *SET_DISCARD],
+        "discard must be a number in [0, 1)",
+    ),
     ("set eps to NaN", [*EVO, "--set", "fgsm.eps=NaN"], "finite"),
     ("set without a key", [*EVO, "--set", "fgsm=1"], "ATTACK.KEY=VALUE"),
     ("set an unknown attack", [*EVO, "--set", "bogus.steps=3"], "unknown attack"),
