@@ -336,25 +336,9 @@ class APGD(FixedBudgetAttack):
             torch.zeros(m, dtype=torch.long, device=dev),
             torch.zeros_like(y0, dtype=torch.bool),
         )
-        margin = -margin_loss(logits, y0)
+        m0 = -margin_loss(logits, y0)  # the logit margin at the start
         s = _State(
-            ids,
-            x0,
-            y0,
-            t0,
-            cur,
-            cur,
-            grad,
-            cur,
-            grad,
-            loss,
-            loss,
-            loss,
-            margin,
-            margin,
-            step,
-            zeros,
-            no,
+            ids, x0, y0, t0, cur, cur, grad, cur, grad, loss, loss, loss, m0, m0, step, zeros, no
         )
         self._evaluated(s, grad, logits, book)
         book.leave(s, zero_gradient(s.grad))  # no gradient, no momentum: it cannot move
