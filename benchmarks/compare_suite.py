@@ -14,7 +14,7 @@ of one PGD-L-inf run (40 steps) over the same images as the unit, the machine an
 ``--every-point`` also runs every stage on every correctly classified point (no cascade).
 
 The suite runs with its own stage defaults (``units.SUITE_SETTINGS``: APGD-T on the top 3
-classes by logit, Square with A3-style discarding); ``--autoattack-settings`` runs it with
+classes by logit, APGD and Square with A3-style discarding); ``--autoattack-settings`` runs it with
 AutoAttack's (9 targets, no discarding) instead, to measure what they buy.
 
 Usage (the reference comparison needs AutoAttack's code on PYTHONPATH, never installed into the
@@ -152,7 +152,7 @@ def main() -> None:
     parser.add_argument("--eps-l2", type=float, help="L2 budget in pixels (default per dataset)")
     parser.add_argument(
         "--autoattack-settings", action="store_true",
-        help="the suite with AutoAttack's APGD-T (9 targets) and Square (no discarding)",
+        help="the suite with AutoAttack's settings: 9 APGD-T targets, no discarding",
     )  # fmt: skip
     parser.add_argument("--out", type=Path, help="also write the results as JSON")
     args = parser.parse_args()

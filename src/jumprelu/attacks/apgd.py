@@ -22,7 +22,10 @@ second checkpoints a sample stops when its best logit margin z_y - max_{i != y} 
 exceeds ``discard`` (then ``discard`` squared) times its margin at the starting point. The
 decision is the sample's own (it does not depend on the batch); stopped samples keep their best
 point and are reported (``RunOutput.stopped``); a later run (restart or target) attacks them
-again. docs/benchmarks.md measures what it saves and what it costs in strength.
+again. One sample in ``SENTINEL`` (by its index) is never stopped: it runs on as a sentinel, and
+a sentinel the rule would have stopped that is fooled later (``RunOutput.missed``) shows that the
+rule stops breakable points on this model (the adaptive suite then re-runs the stopped samples
+without it). docs/benchmarks.md measures what it saves and what it costs in strength.
 """
 
 from __future__ import annotations
@@ -40,12 +43,14 @@ from jumprelu.attacks.norms import Bounds, check_count, check_positive, clip_to_
 from jumprelu.attacks.rng import SampleRandom
 from jumprelu.errors import ConfigError
 
-__all__ = ["APGD", "LOSSES", "TARGET_ORDERS", "checkpoints", "dlr_loss", "malt_targets"]
+__all__ = ["APGD", "LOSSES", "SENTINEL", "TARGET_ORDERS", "checkpoints", "dlr_loss", "malt_targets"]
 
 LOSSES: tuple[str, ...] = ("ce", "dlr")
 #: How APGD-T orders its target classes: by logit (AutoAttack) or by MALT's distance estimate.
 TARGET_ORDERS: tuple[str, ...] = ("logit", "malt")
 _MOMENTUM = 0.75
+#: ``discard`` never stops a sample whose index is a multiple of this: it runs on as a sentinel.
+SENTINEL = 10
 
 
 def checkpoints(steps: int) -> list[int]:
@@ -131,6 +136,7 @@ class _State:
     step: torch.Tensor  # (m,) step size
     increases: torch.Tensor  # (m,) loss increases since the last checkpoint
     halved: torch.Tensor  # (m,) bool, step halved at the last checkpoint
+    flagged: torch.Tensor | None = None  # (m,) bool, a sentinel the rule would have stopped
 
     def keep(self, mask: torch.Tensor) -> None:
         for f in fields(self):
@@ -150,6 +156,8 @@ class _Book:
     grad_evals: torch.Tensor
     zero_steps: torch.Tensor
     stopped: torch.Tensor  # (N,) bool: some run stopped the sample (``discard``)
+    sentinel: torch.Tensor  # (N,) bool: never stopped (``SENTINEL``)
+    missed: torch.Tensor  # (N,) bool: a sentinel fooled in a run whose rule would have stopped it
 
     def leave(self, s: _State, mask: torch.Tensor) -> None:
         """Samples ``mask`` of ``s`` leave their run, unfooled: keep their best point."""
@@ -299,6 +307,8 @@ class APGD(FixedBudgetAttack):
             count.clone(),
             count.clone(),
             torch.zeros(n, dtype=torch.bool, device=dev),
+            index.to(dev) % SENTINEL == 0,
+            torch.zeros(n, dtype=torch.bool, device=dev),
         )
         if self.targeted and self.targets == "malt":  # one backward pass per other class
             book.grad_evals += clean.shape[1] - 1
@@ -313,6 +323,7 @@ class APGD(FixedBudgetAttack):
         out.zero_grad_steps, out.trace = book.zero_steps.cpu(), book.trace.cpu()
         out.found = (book.done & correct).cpu()
         out.stopped = (book.stopped & ~book.done).cpu()
+        out.missed = (book.missed & correct).cpu()
         return out
 
     def _one_run(
@@ -340,6 +351,7 @@ class APGD(FixedBudgetAttack):
         s = _State(
             ids, x0, y0, t0, cur, cur, grad, cur, grad, loss, loss, loss, m0, m0, step, zeros, no
         )
+        s.flagged = torch.zeros_like(no)
         self._evaluated(s, grad, logits, book)
         book.leave(s, zero_gradient(s.grad))  # no gradient, no momentum: it cannot move
         marks, last_mark = checkpoints(self.steps), 0
@@ -368,9 +380,11 @@ class APGD(FixedBudgetAttack):
             s.best_margin = torch.minimum(s.best_margin, -margin_loss(logits, s.y))
             self._evaluated(s, s.grad, logits, book)
             if i + 1 in looks and len(s.ids):  # discard: stop the samples not closing in
-                stop = s.best_margin > looks[i + 1] * s.start_margin
-                book.stopped[s.ids[stop]] = True
-                book.leave(s, stop)
+                slow = s.best_margin > looks[i + 1] * s.start_margin
+                watch = book.sentinel[s.ids]
+                s.flagged |= slow & watch
+                book.stopped[s.ids[slow & ~watch]] = True
+                book.leave(s, slow & ~watch)
             if i + 1 in marks:  # a checkpoint: halve the step, restart from the best point
                 length, last_mark = i + 1 - last_mark, i + 1
                 halve = s.increases < self.rho * length
@@ -391,6 +405,8 @@ class APGD(FixedBudgetAttack):
         book.grad_evals[s.ids] += 1
         book.zero_steps[s.ids] += zero_gradient(grad).long()
         adv = logits.argmax(1) != s.y
+        if s.flagged is not None:
+            book.missed[s.ids[adv & s.flagged]] = True
         book.out[s.ids[adv]] = s.cur[adv]
         book.done[s.ids[adv]] = True
         s.keep(~adv)

@@ -32,6 +32,9 @@ class RunOutput:
             returned input: a success found and lost is "silent success"), or None.
         stopped: (N,) bool, samples the attack stopped before their budget without success
             (e.g. Square's ``discard``), or None.
+        missed: (N,) bool, samples a stopping rule would have stopped but kept running (its
+            sentinels, e.g. APGD's ``discard``) and that were fooled later: evidence that the
+            rule stops breakable points; or None.
     """
 
     x_adv: torch.Tensor
@@ -42,6 +45,7 @@ class RunOutput:
     trace: torch.Tensor | None = None
     found: torch.Tensor | None = None
     stopped: torch.Tensor | None = None
+    missed: torch.Tensor | None = None
 
 
 @dataclass

@@ -40,6 +40,7 @@ class Outcome:
         improving: not fooled, and the attack's objective was still improving at the end.
         unstable: fooled, but the prediction returns to the label under tiny input noise.
         stopped: the attack stopped the point before its budget (``RunOutput.stopped``).
+        missed: a sentinel of the attack's stopping rule that was fooled (``RunOutput.missed``).
         stages: per-stage counts of a cascade (suites), else empty.
         own_robust: a suite through the defence's own gradient beside other surrogates: the
             points its own-gradient pass left robust (``suite.run_suite``), else None.
@@ -60,6 +61,7 @@ class Outcome:
     improving: torch.Tensor | None = None
     unstable: torch.Tensor | None = None
     stopped: torch.Tensor | None = None
+    missed: torch.Tensor | None = None
     stages: list[dict[str, Any]] = field(default_factory=list)
     checks: dict[str, Any] = field(default_factory=dict)
     own_robust: torch.Tensor | None = None

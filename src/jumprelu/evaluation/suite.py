@@ -202,9 +202,11 @@ def run_suite(
         if name == first and surrogate is not None and not bool(out.adv_correct.all()):
             useful.append(surrogate)
         masking = ATTACKS[name].gradient_free and not bool(out.adv_correct.all())
-        if masking and s.get("discard") and out.stopped is not None:
-            # it broke points every earlier stage left (masking): stop discarding; the
-            # points it stopped run again to the full budget (same random numbers)
+        missed = out.missed is not None and bool(out.missed.any())
+        if (masking or missed) and s.get("discard") and out.stopped is not None:
+            # Square broke points every earlier stage left (masking), or a sentinel of APGD's
+            # stopping rule broke (the rule stops breakable points here): the points it
+            # stopped run again to the full budget (same random numbers)
             again = idx[out.stopped & out.adv_correct]
             if len(again):
                 stage(f"{label}:full", name, surrogate, {**s, "discard": 0}, again)

@@ -166,6 +166,7 @@ def run_attack(
         improving=still_improving([(len(p.x_adv), p.trace) for p in parts], success),
         unstable=unstable_points(attack, model, x, x_adv, y, success, index, batch_size),
         stopped=cat("stopped", torch.zeros(n, dtype=torch.bool)),
+        missed=cat("missed", torch.zeros(n, dtype=torch.bool)),
     )
     return gather(outcome) if split else outcome
 
