@@ -327,3 +327,24 @@ def test_malt_targets_run_and_count_their_gradients() -> None:
     assert bool((b.grad_evals[correct] >= classes - 1).all())
     assert int(b.grad_evals.sum()) > 0 and int(a.grad_evals.sum()) > 0
     assert float((b.x_adv - x).abs().amax()) <= 0.1 + 1e-6
+
+
+def test_discard_sentinels_report_points_the_rule_would_lose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sentinel runs on where the rule would stop it; fooled later, it is ``missed``."""
+    import jumprelu.attacks.apgd as apgd_module
+
+    model, x, y = cnn()
+    model, x = model.double(), x.double()
+    full = APGD(eps=0.2, norm="l2", steps=100, seed=2).run(model, x, y)
+    assert full.found is not None
+    late = (full.found & (full.iterations > checkpoints(100)[0])).nonzero().squeeze(1)
+    assert len(late) and int(late[0]) > 0  # a point fooled after the first checkpoint
+    row = int(late[0])
+    monkeypatch.setattr(apgd_module, "SENTINEL", row)  # make that point a sentinel
+    cut = APGD(eps=0.2, norm="l2", steps=100, seed=2, discard=1e-6).run(model, x, y)
+    assert cut.missed is not None and bool(cut.missed[row])
+    assert cut.found is not None and bool(cut.found[row])  # it ran on
+    assert not (cut.missed & ~full.found).any()
+    assert cut.stopped is not None and not (cut.stopped & cut.missed).any()

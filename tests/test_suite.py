@@ -429,3 +429,34 @@ def test_own_gradient_number_reaches_the_document_report_and_api(tmp_path: Path)
     assert api.robust_accuracy[1.0] == pytest.approx(suite[1.0]["metrics"]["adv_accuracy"])
     render_report(tmp_path / "both")
     assert "suite-linf (own gradient only)" in (tmp_path / "both" / "report.md").read_text()
+
+
+def test_a_missed_sentinel_makes_the_suite_rerun_the_stopped_points(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When APGD's stopping rule is seen to stop a breakable point (a sentinel fooled after
+    it would have stopped), the suite re-runs the stopped points without discarding: the
+    robust points are those of a suite without discarding."""
+    from test_attacks_apgd import cnn
+
+    import jumprelu.attacks.apgd as apgd_module
+
+    model, x, y = cnn()
+    model, x = model.double(), x.double()
+
+    def settings(discard: float) -> Any:
+        table: dict[str, dict[str, Any]] = {
+            "apgd-ce-l2": {"steps": 100, "seed": 2, "discard": discard},
+            "apgd-t-l2": {"steps": 5, "n_targets": 1, "seed": 2},
+            "fmn-l2": {"steps": 5},
+            "square-l2": {"queries": 20, "seed": 2},
+        }
+        return lambda name: dict(table[name])
+
+    common: dict[str, Any] = {"eps": 0.2, "jump": 0.0, "surrogates": [None], "batch_size": 64}
+    plain = run_suite("l2", model, x, y, settings=settings(0.0), **common)
+    monkeypatch.setattr(apgd_module, "SENTINEL", 18)  # a point fooled late (see the APGD test)
+    cut = run_suite("l2", model, x, y, settings=settings(1e-6), **common)
+    labels = [s["stage"] for s in cut.stages]
+    assert "apgd-ce-l2:full" in labels
+    assert torch.equal(cut.adv_correct, plain.adv_correct)

@@ -167,7 +167,7 @@ class SquareAttack(FixedBudgetAttack):
         stopped = torch.zeros(n, dtype=torch.bool, device=dev)
         stride = math.ceil(self.queries / _TRACE_COLUMNS)
         cols = math.ceil(self.queries / stride)
-        trace = torch.full((n, self.restarts * cols), math.nan, device=dev)
+        trace = torch.full((n, self.restarts * cols), math.nan, device=dev, dtype=x.dtype)
         todo = (margin > 0).nonzero().squeeze(1)
         for restart in range(self.restarts):
             if todo.numel() == 0:
@@ -206,7 +206,9 @@ class SquareAttack(FixedBudgetAttack):
             best = bounds.clip(x + self.eps * _normalise(self._l2_init(x, rng, base)))
         margin = _margin(model, best, y)
         queries = torch.ones(k, dtype=torch.long, device=x.device)
-        trace = torch.full((k, math.ceil(self.queries / stride)), math.nan, device=x.device)
+        trace = torch.full(
+            (k, math.ceil(self.queries / stride)), math.nan, device=x.device, dtype=margin.dtype
+        )
         trace[:, 0] = -margin
         alive = torch.ones(k, dtype=torch.bool, device=x.device)
         checks = {round(f * self.queries) for f in _CHECKS} if self.discard else set()
