@@ -26,6 +26,9 @@ Square is the check for gradient masking. With its ``discard`` setting (the suit
 the registry's ``suite_settings``) it drops points whose margin stops moving; once it breaks a point
 every earlier stage left, that is evidence of masking, and the points it dropped run again to
 the full budget (a ``:full`` stage), so the suite stays as strong as Square alone there.
+The APGD stages' ``discard`` (A3-style stopping of points not closing in) keeps one point in ten
+running as a sentinel; once a sentinel the rule would have stopped is fooled, the stage's stopped
+points run again to the full budget (``:full``) and the rest of the cell runs without the rule.
 """
 
 from __future__ import annotations
@@ -183,6 +186,7 @@ def run_suite(
 
     first = SUITE_STAGES[norm][0]
     useful: list[str] = []  # surrogates whose first stage broke a point
+    distrust = False  # a sentinel showed APGD's stopping rule stopping breakable points
     own_robust = None
     plan, own_end = suite_plan(norm, surrogates, jump), own_pass(norm, surrogates, jump)
     for at, (name, surrogate) in enumerate(plan):
@@ -193,6 +197,8 @@ def run_suite(
             continue
         label = name if surrogate is None else f"{surrogate_prefix(surrogate)}{name}"
         s = {**settings(name)}
+        if distrust and not ATTACKS[name].gradient_free and s.get("discard"):
+            s["discard"] = 0  # the rest of the cell runs without the rule
         if ATTACKS[name].family == "fixed-budget":
             s["eps"] = eps
         idx = robust.nonzero().squeeze(1)
@@ -208,8 +214,15 @@ def run_suite(
             # stopping rule broke (the rule stops breakable points here): the points it
             # stopped run again to the full budget (same random numbers)
             again = idx[out.stopped & out.adv_correct]
-            if len(again):
+            full = (
                 stage(f"{label}:full", name, surrogate, {**s, "discard": 0}, again)
+                if len(again)
+                else None
+            )
+            broke = full is not None and not bool(full.adv_correct.all())
+            if broke and name == first and surrogate is not None and surrogate not in useful:
+                useful.append(surrogate)
+        distrust |= missed
     return Outcome(
         adv_correct=robust,
         **perturbation_norms(x, x_adv),
